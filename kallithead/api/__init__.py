@@ -1,0 +1,9 @@
+"""The Kallithea JSON-RPC API: envelope, method registry and the methods.
+
+Importing this package registers every method in ``registry``.
+"""
+
+from kallithead.api import server, users
+from kallithead.api.registry import registry
+
+__all__ = ["registry", "server", "users"]

@@ -1,0 +1,29 @@
+"""What an API method gets to work with: the caller and the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kallithead.api.serverinfo import ServerInfo
+from kallithead.config import Settings
+from kallithead.db.users import Caller, UserStore
+
+
+@dataclass(frozen=True)
+class Services:
+    """The components API methods call; built once by the root service."""
+
+    settings: Settings
+    users: UserStore
+    server_info: ServerInfo
+
+
+@dataclass(frozen=True)
+class CallContext:
+    caller: Caller
+    client_ip: str
+    services: Services
+
+    @property
+    def is_admin(self) -> bool:
+        return self.caller.admin

@@ -1,0 +1,40 @@
+"""JSON the way Kallithea writes it (API-SPEC.md 2.1)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+
+def format_datetime(value: datetime.datetime) -> str:
+    """ISO 8601, fractions cut (not rounded) to milliseconds.
+
+    Kallithea's datetimes are naive local time and carry no zone; an aware
+    UTC value ends in ``Z``, any other offset in ``+HH:MM``.
+    """
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond // 1000:03d}"
+    offset = value.utcoffset()
+    if offset is None:
+        return text
+    if not offset:
+        return text + "Z"
+    zone = value.strftime("%z")
+    return f"{text}{zone[:3]}:{zone[3:]}"
+
+
+def _extra(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return format_datetime(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def dumps(document: Any) -> bytes:
+    """One line of JSON; raises TypeError or ValueError if it cannot encode."""
+    return json.dumps(document, default=_extra).encode("utf-8")

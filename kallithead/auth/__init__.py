@@ -1,0 +1,1 @@
+"""Authentication (API keys, passwords, IP whitelists) and permissions."""

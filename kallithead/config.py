@@ -1,0 +1,215 @@
+"""Loading and validating kallithead's ini configuration.
+
+Every key has a default (listed in etc/kallithea.ini). The file overrides the
+defaults and command-line options override the file. Unknown sections, unknown
+keys and bad values are collected and reported together, so that one start
+attempt shows everything that is wrong with a file.
+"""
+
+from __future__ import annotations
+
+import configparser
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_LISTEN = "tcp:5000:interface=127.0.0.1"
+DEFAULT_DATADIR = "./kallithea-data"
+DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` names each bad key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+    def __str__(self) -> str:
+        lines = ["invalid configuration:"]
+        lines.extend(f"  - {problem}" for problem in self.problems)
+        return "\n".join(lines)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    listen: str
+    datadir: Path
+    max_body_size: int
+    trusted_proxies: tuple[Network, ...]
+    stop_timeout: float
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+    pool_size: int
+
+
+@dataclass(frozen=True)
+class VcsSettings:
+    git_path: str
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings
+    database: DatabaseSettings
+    vcs: VcsSettings
+    logging: LoggingSettings
+
+    @property
+    def admin_key_path(self) -> Path:
+        return self.server.datadir / "admin-api-key"
+
+
+def _parse_str(value: str) -> str:
+    return value.strip()
+
+
+def _parse_positive_int(value: str) -> int:
+    number = int(value.strip())
+    if number <= 0:
+        raise ValueError("must be a positive integer")
+    return number
+
+
+def _parse_non_negative_float(value: str) -> float:
+    number = float(value.strip())
+    if number < 0:
+        raise ValueError("must not be negative")
+    return number
+
+
+def _parse_networks(value: str) -> tuple[Network, ...]:
+    entries = [item.strip() for item in value.split(",") if item.strip()]
+    return tuple(ipaddress.ip_network(item, strict=False) for item in entries)
+
+
+def _parse_level(value: str) -> str:
+    level = value.strip().lower()
+    if level not in {"debug", "info", "warn", "error", "critical"}:
+        raise ValueError("must be one of debug, info, warn, error, critical")
+    return level
+
+
+def _parse_listen(value: str) -> str:
+    text = value.strip()
+    if not text or ":" not in text:
+        raise ValueError("must be a Twisted endpoint string such as tcp:5000")
+    return text
+
+
+@dataclass(frozen=True)
+class _Key:
+    default: str
+    parse: Callable[[str], Any]
+
+
+# section -> key -> (default as written in the ini file, parser)
+SCHEMA: Mapping[str, Mapping[str, _Key]] = {
+    "server": {
+        "listen": _Key(DEFAULT_LISTEN, _parse_listen),
+        "datadir": _Key(DEFAULT_DATADIR, _parse_str),
+        "max_body_size": _Key(str(DEFAULT_MAX_BODY_SIZE), _parse_positive_int),
+        "trusted_proxies": _Key("", _parse_networks),
+        "stop_timeout": _Key("30", _parse_non_negative_float),
+    },
+    "database": {
+        "url": _Key("", _parse_str),
+        "pool_size": _Key("5", _parse_positive_int),
+    },
+    "vcs": {
+        "git_path": _Key("git", _parse_str),
+    },
+    "logging": {
+        "level": _Key("info", _parse_level),
+    },
+}
+
+
+def load_settings(
+    path: str | Path | None = None,
+    overrides: Mapping[str, Mapping[str, str]] | None = None,
+) -> Settings:
+    """Build the settings from defaults, an optional ini file and overrides.
+
+    ``overrides`` maps section -> key -> raw string value, as an ini file
+    would hold it; the command-line options arrive this way.
+    """
+    raw: dict[str, dict[str, str]] = {
+        section: {key: spec.default for key, spec in keys.items()}
+        for section, keys in SCHEMA.items()
+    }
+    problems: list[str] = []
+
+    if path is not None:
+        problems.extend(_read_file(Path(path), raw))
+
+    for section, values in (overrides or {}).items():
+        for key, value in values.items():
+            raw[section][key] = value
+
+    parsed: dict[str, dict[str, Any]] = {section: {} for section in SCHEMA}
+    for section, keys in SCHEMA.items():
+        for key, spec in keys.items():
+            try:
+                parsed[section][key] = spec.parse(raw[section][key])
+            except ValueError as e:
+                problems.append(f"[{section}] {key} = {raw[section][key]!r}: {e}")
+
+    if problems:
+        raise ConfigError(problems)
+    return _build(parsed)
+
+
+def _read_file(path: Path, raw: dict[str, dict[str, str]]) -> list[str]:
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=None)
+    try:
+        with path.open(encoding="utf-8") as f:
+            parser.read_file(f)
+    except OSError as e:
+        return [f"cannot read {path}: {e.strerror}"]
+    except configparser.Error as e:
+        return [f"cannot parse {path}: {e}"]
+
+    problems = []
+    for section in parser.sections():
+        if section not in SCHEMA:
+            problems.append(f"unknown section [{section}]")
+            continue
+        for key, value in parser.items(section):
+            if key not in SCHEMA[section]:
+                problems.append(f"unknown key [{section}] {key}")
+                continue
+            raw[section][key] = value
+    return problems
+
+
+def _build(parsed: dict[str, dict[str, Any]]) -> Settings:
+    server = parsed["server"]
+    datadir = Path(server["datadir"] or DEFAULT_DATADIR).expanduser().absolute()
+    database = parsed["database"]
+    url = database["url"] or f"sqlite:///{datadir / 'kallithea.db'}"
+    return Settings(
+        server=ServerSettings(
+            listen=server["listen"],
+            datadir=datadir,
+            max_body_size=server["max_body_size"],
+            trusted_proxies=server["trusted_proxies"],
+            stop_timeout=server["stop_timeout"],
+        ),
+        database=DatabaseSettings(url=url, pool_size=database["pool_size"]),
+        vcs=VcsSettings(git_path=parsed["vcs"]["git_path"] or "git"),
+        logging=LoggingSettings(level=parsed["logging"]["level"]),
+    )

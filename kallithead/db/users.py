@@ -1,0 +1,410 @@
+"""Users and what hangs off them: extra e-mails, extra API keys, IP whitelist.
+
+Each public coroutine of ``UserStore`` is one unit of work on the database
+pool; the module-level functions are those units, run with a connection on a
+database thread.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kallithead.auth.calculation import (
+    DEFAULT_USERNAME,
+    effective_permissions,
+    global_permissions,
+)
+from kallithead.auth.permissions import PermissionSet
+from kallithead.db import schema as t
+from kallithead.db.pool import Database
+
+_DIGITS = re.compile(r"[0-9]+\Z")
+_MAX_ID = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    user_id: int
+    username: str
+    firstname: str
+    lastname: str
+    email: str | None
+    emails: tuple[str, ...]
+    active: bool
+    admin: bool
+    last_login: datetime.datetime | None
+    extern_type: str | None
+    extern_name: str | None
+    api_key: str
+    api_keys: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+
+    @property
+    def is_default(self) -> bool:
+        return self.username == DEFAULT_USERNAME
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The user behind an API key, with what every call needs to know."""
+
+    user_id: int
+    username: str
+    admin: bool
+    global_permissions: frozenset[str]
+    # The caller's own whitelist entries plus the `default` user's.
+    ip_whitelist: tuple[str, ...]
+
+    @property
+    def permissions(self) -> PermissionSet:
+        return PermissionSet(global_permissions=self.global_permissions)
+
+
+def id_or_name(value: object) -> tuple[str, Any] | None:
+    """How an "id or name" argument is looked up (API-SPEC.md 1.6).
+
+    A JSON integer or a string of digits is a primary key, any other
+    non-empty string is a name; anything else finds nothing.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return ("id", value) if 0 < value <= _MAX_ID else None
+    if isinstance(value, str) and value:
+        if _DIGITS.match(value):
+            number = int(value)
+            return ("id", number) if 0 < number <= _MAX_ID else None
+        return ("name", value)
+    return None
+
+
+_user_columns = (
+    t.users.c.user_id,
+    t.users.c.username,
+    t.users.c.firstname,
+    t.users.c.lastname,
+    t.users.c.email,
+    t.users.c.active,
+    t.users.c.admin,
+    t.users.c.last_login,
+    t.users.c.extern_type,
+    t.users.c.extern_name,
+    t.users.c.api_key,
+)
+
+
+def _records(conn: Connection, rows: Iterable[Any]) -> list[UserRecord]:
+    """Complete user rows with their e-mails, keys and IP entries.
+
+    Three queries whatever the number of users.
+    """
+    rows = list(rows)
+    ids = [row.user_id for row in rows]
+    if not ids:
+        return []
+
+    extra_emails = _grouped(
+        conn,
+        sa.select(t.user_email_map.c.user_id, t.user_email_map.c.email)
+        .where(t.user_email_map.c.user_id.in_(ids))
+        .order_by(t.user_email_map.c.email_id),
+    )
+    extra_keys = _grouped(
+        conn,
+        sa.select(t.user_api_keys.c.user_id, t.user_api_keys.c.api_key)
+        .where(t.user_api_keys.c.user_id.in_(ids))
+        .order_by(t.user_api_keys.c.user_api_key_id),
+    )
+    ips = _grouped(
+        conn,
+        sa.select(t.user_ip_map.c.user_id, t.user_ip_map.c.ip_addr)
+        .where(t.user_ip_map.c.user_id.in_(ids))
+        .order_by(t.user_ip_map.c.ip_id),
+    )
+    return [
+        UserRecord(
+            user_id=row.user_id,
+            username=row.username,
+            firstname=row.firstname,
+            lastname=row.lastname,
+            email=row.email,
+            emails=(
+                *((row.email,) if row.email else ()),
+                *extra_emails.get(row.user_id, ()),
+            ),
+            active=bool(row.active),
+            admin=bool(row.admin),
+            last_login=row.last_login,
+            extern_type=row.extern_type,
+            extern_name=row.extern_name,
+            api_key=row.api_key,
+            api_keys=(row.api_key, *extra_keys.get(row.user_id, ())),
+            ip_addresses=tuple(ips.get(row.user_id, ())),
+        )
+        for row in rows
+    ]
+
+
+def _grouped(conn: Connection, query: sa.Select) -> dict[int, list[Any]]:
+    grouped: dict[int, list[Any]] = {}
+    for owner, value in conn.execute(query):
+        grouped.setdefault(owner, []).append(value)
+    return grouped
+
+
+def _where_ident(ident: tuple[str, Any]) -> sa.ColumnElement[bool]:
+    kind, value = ident
+    if kind == "id":
+        return t.users.c.user_id == value
+    return t.users.c.username == value
+
+
+def find_user(conn: Connection, ident: tuple[str, Any]) -> UserRecord | None:
+    rows = conn.execute(sa.select(*_user_columns).where(_where_ident(ident)))
+    records = _records(conn, rows)
+    return records[0] if records else None
+
+
+def find_user_by_id(conn: Connection, user_id: int) -> UserRecord | None:
+    return find_user(conn, ("id", user_id))
+
+
+def list_users(conn: Connection) -> list[UserRecord]:
+    query = (
+        sa.select(*_user_columns)
+        .where(t.users.c.username != DEFAULT_USERNAME)
+        .order_by(t.users.c.username)
+    )
+    return _records(conn, conn.execute(query))
+
+
+def authenticate(conn: Connection, api_key: str, now: float) -> Caller | None:
+    """The active, non-default user owning ``api_key``, or None.
+
+    The main key never expires; an extra key counts while its ``expires`` is
+    -1 or not yet past.
+    """
+    users = t.users
+    row = conn.execute(
+        sa.select(
+            users.c.user_id, users.c.username, users.c.active, users.c.admin
+        ).where(users.c.api_key == api_key)
+    ).first()
+    if row is None:
+        keys = t.user_api_keys
+        row = conn.execute(
+            sa.select(users.c.user_id, users.c.username, users.c.active, users.c.admin)
+            .join(keys, keys.c.user_id == users.c.user_id)
+            .where(
+                keys.c.api_key == api_key,
+                sa.or_(keys.c.expires == -1, keys.c.expires >= now),
+            )
+        ).first()
+    if row is None or not row.active or row.username == DEFAULT_USERNAME:
+        return None
+
+    whitelist = conn.execute(
+        sa.select(t.user_ip_map.c.ip_addr)
+        .join(users, users.c.user_id == t.user_ip_map.c.user_id)
+        .where(
+            sa.or_(
+                t.user_ip_map.c.user_id == row.user_id,
+                users.c.username == DEFAULT_USERNAME,
+            )
+        )
+        .order_by(t.user_ip_map.c.ip_id)
+    ).scalars()
+    return Caller(
+        user_id=row.user_id,
+        username=row.username,
+        admin=bool(row.admin),
+        global_permissions=global_permissions(conn, row.user_id, bool(row.admin)),
+        ip_whitelist=tuple(whitelist),
+    )
+
+
+def user_with_permissions(
+    conn: Connection, ident: tuple[str, Any]
+) -> tuple[UserRecord, PermissionSet] | None:
+    record = find_user(conn, ident)
+    if record is None:
+        return None
+    return record, effective_permissions(conn, record.user_id, record.admin)
+
+
+class UsernameTaken(Exception):
+    pass
+
+
+class EmailTaken(Exception):
+    pass
+
+
+def _email_in_use(conn: Connection, email: str, except_user: int | None = None) -> bool:
+    """Whether ``email`` is any user's main or extra address (any letter case)."""
+    lowered = email.lower()
+    main = sa.select(t.users.c.user_id).where(sa.func.lower(t.users.c.email) == lowered)
+    extra = sa.select(t.user_email_map.c.user_id).where(
+        sa.func.lower(t.user_email_map.c.email) == lowered
+    )
+    owners = set(conn.execute(sa.union(main, extra)).scalars())
+    owners.discard(except_user)
+    return bool(owners)
+
+
+def _username_in_use(
+    conn: Connection, username: str, except_user: int | None = None
+) -> bool:
+    query = sa.select(t.users.c.user_id).where(
+        sa.func.lower(t.users.c.username) == username.lower()
+    )
+    owners = set(conn.execute(query).scalars())
+    owners.discard(except_user)
+    return bool(owners)
+
+
+def insert_user(conn: Connection, fields: Mapping[str, Any]) -> UserRecord:
+    """Create a user; ``fields`` are column values (password already hashed)."""
+    if _username_in_use(conn, fields["username"]):
+        raise UsernameTaken()
+    if fields["email"] is not None and _email_in_use(conn, fields["email"]):
+        raise EmailTaken()
+    values = dict(fields)
+    values.setdefault("inherit_default_permissions", True)
+    values["created_on"] = datetime.datetime.now()
+    user_id = conn.execute(t.users.insert().values(**values)).inserted_primary_key[0]
+    record = find_user_by_id(conn, user_id)
+    assert record is not None
+    return record
+
+
+def update_user_row(
+    conn: Connection, user_id: int, changes: Mapping[str, Any]
+) -> UserRecord:
+    """Apply ``changes`` (column values) to a user and return the result."""
+    if "username" in changes and _username_in_use(conn, changes["username"], user_id):
+        raise UsernameTaken()
+    email = changes.get("email")
+    if email is not None and _email_in_use(conn, email, user_id):
+        raise EmailTaken()
+    if changes:
+        conn.execute(
+            t.users.update().where(t.users.c.user_id == user_id).values(**changes)
+        )
+    record = find_user_by_id(conn, user_id)
+    assert record is not None
+    return record
+
+
+class UserStillOwns(Exception):
+    """The user owns repositories, repository groups, user groups or gists.
+
+    Gists are included although Kallithea does not name them: deleting their
+    rows would leave their repositories on disk without an owner.
+    """
+
+
+def delete_user_rows(conn: Connection, user_id: int) -> None:
+    """Delete a user and every row that only makes sense with it."""
+    for table in (t.repositories, t.repo_groups, t.users_groups, t.gists):
+        owned = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(table)
+            .where(table.c.user_id == user_id)
+        ).scalar_one()
+        if owned:
+            raise UserStillOwns()
+
+    by_user = (
+        t.user_to_perm,
+        t.repo_to_perm,
+        t.user_repo_group_to_perm,
+        t.user_user_group_to_perm,
+        t.users_groups_members,
+        t.user_email_map,
+        t.user_api_keys,
+        t.user_ip_map,
+        t.pull_request_reviewers,
+        t.changeset_statuses,
+    )
+    conn.execute(
+        t.user_followings.delete().where(
+            sa.or_(
+                t.user_followings.c.user_id == user_id,
+                t.user_followings.c.follows_user_id == user_id,
+            )
+        )
+    )
+    for table in by_user:
+        conn.execute(table.delete().where(table.c.user_id == user_id))
+    # Comments go, together with the votes that point at them.
+    comment_ids = sa.select(t.changeset_comments.c.comment_id).where(
+        t.changeset_comments.c.user_id == user_id
+    )
+    conn.execute(
+        t.changeset_statuses.delete().where(
+            t.changeset_statuses.c.changeset_comment_id.in_(comment_ids)
+        )
+    )
+    conn.execute(
+        t.changeset_comments.delete().where(t.changeset_comments.c.user_id == user_id)
+    )
+    # The journal keeps the username as text; only the link is cut.
+    conn.execute(
+        t.user_logs.update()
+        .where(t.user_logs.c.user_id == user_id)
+        .values(user_id=None)
+    )
+    conn.execute(
+        t.repositories.update()
+        .where(t.repositories.c.locked_by == user_id)
+        .values(locked_by=None, locked_since=None)
+    )
+    conn.execute(t.users.delete().where(t.users.c.user_id == user_id))
+
+
+class UserStore:
+    """Asynchronous access to users; each method is one unit of work."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def authenticate(self, api_key: str, now: float) -> Caller | None:
+        return await self._db.run("authenticate", authenticate, api_key, now)
+
+    async def find(self, ident: object) -> UserRecord | None:
+        lookup = id_or_name(ident)
+        if lookup is None:
+            return None
+        return await self._db.run("find_user", find_user, lookup)
+
+    async def find_with_permissions(
+        self, ident: object
+    ) -> tuple[UserRecord, PermissionSet] | None:
+        lookup = id_or_name(ident)
+        if lookup is None:
+            return None
+        return await self._db.run(
+            "user_with_permissions", user_with_permissions, lookup
+        )
+
+    async def list(self) -> list[UserRecord]:
+        return await self._db.run("list_users", list_users)
+
+    async def create(self, fields: Mapping[str, Any]) -> UserRecord:
+        return await self._db.run_in_transaction("create_user", insert_user, fields)
+
+    async def update(self, user_id: int, changes: Mapping[str, Any]) -> UserRecord:
+        return await self._db.run_in_transaction(
+            "update_user", update_user_row, user_id, changes
+        )
+
+    async def delete(self, user_id: int) -> None:
+        await self._db.run_in_transaction("delete_user", delete_user_rows, user_id)

@@ -1,0 +1,102 @@
+"""The root service: wires the components, starts and stops them in order.
+
+The database comes up first and goes down last. On stop, the listening port
+closes, requests in flight are answered (up to ``stop_timeout`` seconds),
+then the database pool finishes its queue and closes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application.service import MultiService
+from twisted.internet import defer
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from kallithead.api import registry
+from kallithead.api.context import Services
+from kallithead.api.rpc import JsonRpc
+from kallithead.api.serverinfo import ServerInfo
+from kallithead.config import Settings
+from kallithead.db.pool import Database
+from kallithead.db.users import UserStore
+from kallithead.web.app import WebApp, make_site
+
+log = Logger()
+
+
+class KallitheadService(MultiService):
+    """Everything one kallithead daemon runs."""
+
+    name = "kallithead"
+
+    def __init__(self, settings: Settings, reactor: Any) -> None:
+        super().__init__()
+        self.settings = settings
+        self._reactor = reactor
+        self.db = Database.from_url(
+            settings.database.url, settings.database.pool_size, reactor
+        )
+        self.api_services = Services(
+            settings=settings,
+            users=UserStore(self.db),
+            server_info=ServerInfo(settings.vcs.git_path),
+        )
+        self.web = WebApp(
+            JsonRpc(registry, self.api_services),
+            max_body_size=settings.server.max_body_size,
+            trusted_proxies=settings.server.trusted_proxies,
+        )
+        self.port: IListeningPort | None = None
+        self.listening: defer.Deferred[IListeningPort] = defer.Deferred()
+
+    def startService(self) -> None:
+        self.db.start()
+        super().startService()
+        site = make_site(self.web.resource(), self.settings.server.max_body_size)
+        endpoint = serverFromString(self._reactor, self.settings.server.listen)
+        d = endpoint.listen(site)
+        d.addCallbacks(self._listening, self._cannot_listen)
+
+    def _listening(self, port: IListeningPort) -> None:
+        self.port = port
+        log.info("kallithead listening on {address}", address=_describe(port.getHost()))
+        self.listening.callback(port)
+
+    def _cannot_listen(self, failure: Failure) -> None:
+        log.failure(
+            "Cannot listen on {listen}", failure, listen=self.settings.server.listen
+        )
+        self.listening.errback(failure)
+        if self._reactor.running:
+            self._reactor.stop()
+
+    async def _stop(self) -> None:
+        if self.port is not None:
+            await self.port.stopListening()
+        drained = self.web.drain()
+        timeout = self.settings.server.stop_timeout
+        drained.addTimeout(timeout, self._reactor)
+        try:
+            await drained
+        except defer.TimeoutError:
+            log.warn(
+                "Stopping with requests still in flight after {timeout} s",
+                timeout=timeout,
+            )
+        await super().stopService()
+        self.db.stop()
+
+    def stopService(self) -> defer.Deferred[None]:
+        return defer.Deferred.fromCoroutine(self._stop())
+
+
+def _describe(address: Any) -> str:
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is not None and port is not None:
+        return f"{host}:{port}"
+    return str(address)

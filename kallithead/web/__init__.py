@@ -1,0 +1,1 @@
+"""The HTTP side: the Klein application and the request body limit."""
