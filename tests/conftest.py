@@ -42,19 +42,11 @@ def _empty_database(url: str) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Iterator[Settings]:
+def settings(tmp_path: Path) -> Settings:
     url = os.environ.get(TEST_DB_URL_VARIABLE, "")
     if url:
         _empty_database(url)
-    overrides = {
-        "server": {
-            "datadir": str(tmp_path / "data"),
-            "listen": "tcp:0:interface=127.0.0.1",
-            "max_body_size": str(1024 * 1024),
-        },
-        "database": {"url": url},
-    }
-    yield load_settings(None, overrides)
+    return make_settings(tmp_path)
 
 
 @pytest.fixture
@@ -138,19 +130,41 @@ class Server:
         return reply.result["user"]
 
 
-@pytest_twisted.async_yield_fixture
-async def server(settings: Settings) -> AsyncIterator[Server]:
+def make_settings(tmp_path: Path, **server_options: str) -> Settings:
+    """Settings for a test daemon; ``server_options`` go to [server]."""
+    url = os.environ.get(TEST_DB_URL_VARIABLE, "")
+    overrides = {
+        "server": {
+            "datadir": str(tmp_path / "data"),
+            "listen": "tcp:0:interface=127.0.0.1",
+            "max_body_size": str(1024 * 1024),
+            **server_options,
+        },
+        "database": {"url": url},
+    }
+    return load_settings(None, overrides)
+
+
+async def start_server(settings: Settings) -> Server:
     await threads.deferToThread(prepare_database, settings)
     service = KallitheadService(settings, reactor)
     service.startService()
     port = await service.listening
-    pool = HTTPConnectionPool(reactor, persistent=True)
-    admin_key = settings.admin_key_path.read_text().strip()
-    yield Server(
+    return Server(
         service=service,
         base_url=f"http://127.0.0.1:{port.getHost().port}",
-        admin_key=admin_key,
-        pool=pool,
+        admin_key=settings.admin_key_path.read_text().strip(),
+        pool=HTTPConnectionPool(reactor, persistent=True),
     )
-    await pool.closeCachedConnections()
-    await service.stopService()
+
+
+async def stop_server(server: Server) -> None:
+    await server.pool.closeCachedConnections()
+    await server.service.stopService()
+
+
+@pytest_twisted.async_yield_fixture
+async def server(settings: Settings) -> AsyncIterator[Server]:
+    running = await start_server(settings)
+    yield running
+    await stop_server(running)

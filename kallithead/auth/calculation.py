@@ -45,6 +45,7 @@ def _active_group_ids(user_id: int) -> sa.Select:
     groups = t.users_groups
     return (
         sa.select(members.c.users_group_id)
+        .select_from(members)
         .join(groups, groups.c.users_group_id == members.c.users_group_id)
         .where(members.c.user_id == user_id, groups.c.users_group_active.is_(True))
     )
@@ -106,7 +107,9 @@ def _repository_levels(conn: Connection, user_id: int) -> dict[str, str]:
             repos.c.user_id,
             repos.c.private,
             default_rows.c.permission_id,
-        ).outerjoin(
+        )
+        .select_from(repos)
+        .outerjoin(
             default_rows,
             sa.and_(
                 default_rows.c.repository_id == repos.c.repo_id,
@@ -125,12 +128,16 @@ def _repository_levels(conn: Connection, user_id: int) -> dict[str, str]:
         else:
             levels[name] = NAME_BY_ID[permission_id]
 
-    explicit = sa.select(repos.c.repo_name, t.repo_to_perm.c.permission_id).join(
-        repos, repos.c.repo_id == t.repo_to_perm.c.repository_id
+    explicit = (
+        sa.select(repos.c.repo_name, t.repo_to_perm.c.permission_id)
+        .select_from(t.repo_to_perm)
+        .join(repos, repos.c.repo_id == t.repo_to_perm.c.repository_id)
     )
     group_rows = t.users_group_repo_to_perm
-    through_groups = sa.select(repos.c.repo_name, group_rows.c.permission_id).join(
-        repos, repos.c.repo_id == group_rows.c.repository_id
+    through_groups = (
+        sa.select(repos.c.repo_name, group_rows.c.permission_id)
+        .select_from(group_rows)
+        .join(repos, repos.c.repo_id == group_rows.c.repository_id)
     )
     grants = conn.execute(
         sa.union_all(
@@ -149,9 +156,9 @@ def _repo_group_levels(conn: Connection, user_id: int) -> dict[str, str]:
     user_rows = t.user_repo_group_to_perm
     default_rows = user_rows.alias("default_rows")
     base = conn.execute(
-        sa.select(
-            groups.c.group_name, groups.c.user_id, default_rows.c.permission_id
-        ).outerjoin(
+        sa.select(groups.c.group_name, groups.c.user_id, default_rows.c.permission_id)
+        .select_from(groups)
+        .outerjoin(
             default_rows,
             sa.and_(
                 default_rows.c.group_id == groups.c.group_id,
@@ -165,9 +172,11 @@ def _repo_group_levels(conn: Connection, user_id: int) -> dict[str, str]:
     grants = conn.execute(
         sa.union_all(
             sa.select(groups.c.group_name, user_rows.c.permission_id)
+            .select_from(user_rows)
             .join(groups, groups.c.group_id == user_rows.c.group_id)
             .where(user_rows.c.user_id == user_id),
             sa.select(groups.c.group_name, group_rows.c.permission_id)
+            .select_from(group_rows)
             .join(groups, groups.c.group_id == group_rows.c.group_id)
             .where(group_rows.c.users_group_id.in_(_active_group_ids(user_id))),
         )
@@ -183,7 +192,9 @@ def _user_group_levels(conn: Connection, user_id: int) -> dict[str, str]:
     base = conn.execute(
         sa.select(
             groups.c.users_group_name, groups.c.user_id, default_rows.c.permission_id
-        ).outerjoin(
+        )
+        .select_from(groups)
+        .outerjoin(
             default_rows,
             sa.and_(
                 default_rows.c.user_group_id == groups.c.users_group_id,
@@ -197,9 +208,11 @@ def _user_group_levels(conn: Connection, user_id: int) -> dict[str, str]:
     grants = conn.execute(
         sa.union_all(
             sa.select(groups.c.users_group_name, user_rows.c.permission_id)
+            .select_from(user_rows)
             .join(groups, groups.c.users_group_id == user_rows.c.user_group_id)
             .where(user_rows.c.user_id == user_id),
             sa.select(groups.c.users_group_name, group_rows.c.permission_id)
+            .select_from(group_rows)
             .join(groups, groups.c.users_group_id == group_rows.c.target_user_group_id)
             .where(group_rows.c.user_group_id.in_(_active_group_ids(user_id))),
         )
