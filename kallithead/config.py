@@ -43,6 +43,7 @@ class ServerSettings:
     max_body_size: int
     trusted_proxies: tuple[Network, ...]
     stop_timeout: float
+    access_log: bool
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,15 @@ def _parse_non_negative_float(value: str) -> float:
     return number
 
 
+def _parse_bool(value: str) -> bool:
+    word = value.strip().lower()
+    if word in {"true", "yes", "on", "1"}:
+        return True
+    if word in {"false", "no", "off", "0"}:
+        return False
+    raise ValueError("must be true or false")
+
+
 def _parse_networks(value: str) -> tuple[Network, ...]:
     entries = [item.strip() for item in value.split(",") if item.strip()]
     return tuple(ipaddress.ip_network(item, strict=False) for item in entries)
@@ -124,6 +134,7 @@ SCHEMA: Mapping[str, Mapping[str, _Key]] = {
         "max_body_size": _Key(str(DEFAULT_MAX_BODY_SIZE), _parse_positive_int),
         "trusted_proxies": _Key("", _parse_networks),
         "stop_timeout": _Key("30", _parse_non_negative_float),
+        "access_log": _Key("true", _parse_bool),
     },
     "database": {
         "url": _Key("", _parse_str),
@@ -208,6 +219,7 @@ def _build(parsed: dict[str, dict[str, Any]]) -> Settings:
             max_body_size=server["max_body_size"],
             trusted_proxies=server["trusted_proxies"],
             stop_timeout=server["stop_timeout"],
+            access_log=server["access_log"],
         ),
         database=DatabaseSettings(url=url, pool_size=database["pool_size"]),
         vcs=VcsSettings(git_path=parsed["vcs"]["git_path"] or "git"),

@@ -23,7 +23,8 @@ from kallithead.api.serverinfo import ServerInfo
 from kallithead.config import Settings
 from kallithead.db.pool import Database
 from kallithead.db.users import UserStore
-from kallithead.web.app import WebApp, make_site
+from kallithead.web.app import WebApp
+from kallithead.web.site import ConnectionTracker, KallitheadSite
 
 log = Logger()
 
@@ -50,15 +51,20 @@ class KallitheadService(MultiService):
             max_body_size=settings.server.max_body_size,
             trusted_proxies=settings.server.trusted_proxies,
         )
+        self.site = KallitheadSite(
+            self.web.resource(),
+            max_body_size=settings.server.max_body_size,
+            access_log=settings.server.access_log,
+        )
+        self.connections = ConnectionTracker(self.site)
         self.port: IListeningPort | None = None
         self.listening: defer.Deferred[IListeningPort] = defer.Deferred()
 
     def startService(self) -> None:
         self.db.start()
         super().startService()
-        site = make_site(self.web.resource(), self.settings.server.max_body_size)
         endpoint = serverFromString(self._reactor, self.settings.server.listen)
-        d = endpoint.listen(site)
+        d = endpoint.listen(self.connections)
         d.addCallbacks(self._listening, self._cannot_listen)
 
     def _listening(self, port: IListeningPort) -> None:
@@ -77,18 +83,26 @@ class KallitheadService(MultiService):
     async def _stop(self) -> None:
         if self.port is not None:
             await self.port.stopListening()
-        drained = self.web.drain()
-        timeout = self.settings.server.stop_timeout
-        drained.addTimeout(timeout, self._reactor)
-        try:
-            await drained
-        except defer.TimeoutError:
-            log.warn(
-                "Stopping with requests still in flight after {timeout} s",
-                timeout=timeout,
-            )
+            timeout = self.settings.server.stop_timeout
+            if not await self._within(self.site.idle(), timeout):
+                log.warn(
+                    "Stopping with {count} request(s) still unanswered after "
+                    "{timeout} s",
+                    count=self.site.requests_in_flight,
+                    timeout=timeout,
+                )
+            await self._within(self.connections.close_all(), 5)
         await super().stopService()
         self.db.stop()
+
+    async def _within(self, d: defer.Deferred[None], timeout: float) -> bool:
+        """Wait for ``d`` at most ``timeout`` seconds; False if it took longer."""
+        d.addTimeout(timeout, self._reactor)
+        try:
+            await d
+        except defer.TimeoutError:
+            return False
+        return True
 
     def stopService(self) -> defer.Deferred[None]:
         return defer.Deferred.fromCoroutine(self._stop())

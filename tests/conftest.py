@@ -112,15 +112,16 @@ class Server:
     async def call(self, method: str, key: str | None = None, **args: Any) -> Reply:
         """Call an API method with ``key`` (the admin's by default)."""
         self._next_id += 1
+        request_id = self._next_id
         request = {
-            "id": self._next_id,
+            "id": request_id,
             "api_key": self.admin_key if key is None else key,
             "method": method,
             "args": args,
         }
         reply = await self.post(json.dumps(request).encode())
         assert reply.status == 200
-        assert reply.document["id"] == self._next_id
+        assert reply.document["id"] == request_id
         return reply
 
     async def create_user(self, username: str, **extra: Any) -> dict[str, Any]:
