@@ -19,8 +19,8 @@ ceiling at the same concurrency.
 The load comes from ``wrk`` when it is on PATH (a Lua script written to a
 temporary folder makes it POST the JSON body), otherwise from a small asyncio
 client in this file that keeps N HTTP/1.1 connections busy. The asyncio client
-competes with the server for the CPU and measures its own overhead too, so its
-figures are lower than wrk's on the same machine.
+competes with the server for the CPU and its own overhead is part of every
+latency it records, so near the ceiling it reports less than wrk would.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ this module is the reference the code queries against.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -26,6 +27,12 @@ metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 # Long free text (descriptions, gist texts) and short identifiers.
 Name = sa.String(255)
 LongText = sa.Text()
+
+# Names and keys that the API looks up exactly: case-sensitive everywhere.
+# MySQL and MariaDB compare case-insensitively unless told otherwise.
+ExactName = sa.String(255).with_variant(
+    mysql.VARCHAR(255, collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 
 
 def _user_fk(nullable: bool = False) -> sa.Column:
@@ -45,7 +52,7 @@ users = sa.Table(
     "users",
     metadata,
     sa.Column("user_id", sa.Integer, primary_key=True),
-    sa.Column("username", Name, nullable=False, unique=True),
+    sa.Column("username", ExactName, nullable=False, unique=True),
     # bcrypt hash; NULL means the account has no local password (API key only).
     sa.Column("password", Name, nullable=True),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
@@ -57,7 +64,7 @@ users = sa.Table(
     sa.Column("last_login", sa.DateTime, nullable=True),
     sa.Column("extern_type", Name, nullable=True),
     sa.Column("extern_name", Name, nullable=True),
-    sa.Column("api_key", Name, nullable=False, unique=True),
+    sa.Column("api_key", ExactName, nullable=False, unique=True),
     sa.Column("inherit_default_permissions", sa.Boolean, nullable=False, default=True),
     sa.Column("created_on", sa.DateTime, nullable=False),
     sa.Column("user_data", LongText, nullable=True),
@@ -77,10 +84,10 @@ user_api_keys = sa.Table(
     metadata,
     sa.Column("user_api_key_id", sa.Integer, primary_key=True),
     _user_fk(),
-    sa.Column("api_key", Name, nullable=False, unique=True),
+    sa.Column("api_key", ExactName, nullable=False, unique=True),
     sa.Column("description", LongText, nullable=False, default=""),
     # Unix time as a float; -1 means the key never expires.
-    sa.Column("expires", sa.Float, nullable=False, default=-1),
+    sa.Column("expires", sa.Double, nullable=False, default=-1),
     sa.Column("created_on", sa.DateTime, nullable=False),
     sa.Index(None, "user_id"),
 )
@@ -99,7 +106,7 @@ users_groups = sa.Table(
     "users_groups",
     metadata,
     sa.Column("users_group_id", sa.Integer, primary_key=True),
-    sa.Column("users_group_name", Name, nullable=False, unique=True),
+    sa.Column("users_group_name", ExactName, nullable=False, unique=True),
     sa.Column("user_group_description", sa.String(10000), nullable=False, default=""),
     sa.Column("users_group_active", sa.Boolean, nullable=False, default=True),
     sa.Column("inherit_default_permissions", sa.Boolean, nullable=False, default=True),
@@ -128,7 +135,7 @@ repo_groups = sa.Table(
     metadata,
     sa.Column("group_id", sa.Integer, primary_key=True),
     # The full path, "/"-separated.
-    sa.Column("group_name", Name, nullable=False, unique=True),
+    sa.Column("group_name", ExactName, nullable=False, unique=True),
     sa.Column("group_parent_id", sa.ForeignKey("groups.group_id"), nullable=True),
     sa.Column("group_description", sa.String(10000), nullable=False, default=""),
     sa.Column("enable_locking", sa.Boolean, nullable=False, default=False),
@@ -142,7 +149,7 @@ repositories = sa.Table(
     metadata,
     sa.Column("repo_id", sa.Integer, primary_key=True),
     # The full name including the group path.
-    sa.Column("repo_name", Name, nullable=False, unique=True),
+    sa.Column("repo_name", ExactName, nullable=False, unique=True),
     sa.Column("repo_state", Name, nullable=False),
     sa.Column("clone_uri", sa.String(1024), nullable=True),
     sa.Column("repo_type", Name, nullable=False),
@@ -153,7 +160,7 @@ repositories = sa.Table(
     sa.Column("enable_locking", sa.Boolean, nullable=False, default=False),
     # The lock: who holds it and since when (Unix time), both NULL if unlocked.
     sa.Column("locked_by", sa.ForeignKey("users.user_id"), nullable=True),
-    sa.Column("locked_since", sa.Float, nullable=True),
+    sa.Column("locked_since", sa.Double, nullable=True),
     sa.Column("description", sa.String(10000), nullable=False, default=""),
     sa.Column("created_on", sa.DateTime, nullable=False),
     sa.Column("updated_on", sa.DateTime, nullable=False),
@@ -319,11 +326,11 @@ gists = sa.Table(
     "gists",
     metadata,
     sa.Column("gist_id", sa.Integer, primary_key=True),
-    sa.Column("gist_access_id", sa.String(250), nullable=False, unique=True),
+    sa.Column("gist_access_id", ExactName, nullable=False, unique=True),
     sa.Column("gist_description", LongText, nullable=False, default=""),
     _user_fk(),
     # Unix time as a float; -1 means the gist never expires.
-    sa.Column("gist_expires", sa.Float, nullable=False, default=-1),
+    sa.Column("gist_expires", sa.Double, nullable=False, default=-1),
     sa.Column("gist_type", sa.String(128), nullable=False),
     sa.Column("created_on", sa.DateTime, nullable=False),
     sa.Column("modified_at", sa.DateTime, nullable=False),
@@ -456,8 +463,8 @@ changeset_statuses = sa.Table(
 )
 
 # Usernames are unique regardless of letter case (API-SPEC.md 3.12). MySQL and
-# MariaDB compare with a case-insensitive collation already, and cannot index
-# an expression, so the index exists on the other databases only.
+# MariaDB cannot index an expression: there the check made in the same
+# transaction as the insert or update stands alone.
 sa.Index(
     "ix_users_username_lower",
     sa.func.lower(users.c.username),

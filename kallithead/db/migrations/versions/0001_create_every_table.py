@@ -11,6 +11,7 @@ Create Date: 2026-12-03
 
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 
 # The catalogue as this revision created it (ids fixed; see
@@ -44,6 +45,11 @@ CATALOGUE = (
     (26, "hg.repogroup.create.true"),
     (27, "hg.create.write_on_repogroup.false"),
     (28, "hg.create.write_on_repogroup.true"),
+)
+
+# Exactly compared names and keys: case-sensitive on MySQL/MariaDB too.
+EXACT_NAME = sa.String(length=255).with_variant(
+    mysql.VARCHAR(255, collation="utf8mb4_bin"), "mysql", "mariadb"
 )
 
 revision = "0001"
@@ -90,7 +96,7 @@ def upgrade() -> None:
     op.create_table(
         "users",
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("username", sa.String(length=255), nullable=False),
+        sa.Column("username", EXACT_NAME, nullable=False),
         sa.Column("password", sa.String(length=255), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("admin", sa.Boolean(), nullable=False),
@@ -100,7 +106,7 @@ def upgrade() -> None:
         sa.Column("last_login", sa.DateTime(), nullable=True),
         sa.Column("extern_type", sa.String(length=255), nullable=True),
         sa.Column("extern_name", sa.String(length=255), nullable=True),
-        sa.Column("api_key", sa.String(length=255), nullable=False),
+        sa.Column("api_key", EXACT_NAME, nullable=False),
         sa.Column("inherit_default_permissions", sa.Boolean(), nullable=False),
         sa.Column("created_on", sa.DateTime(), nullable=False),
         sa.Column("user_data", sa.Text(), nullable=True),
@@ -112,10 +118,10 @@ def upgrade() -> None:
     op.create_table(
         "gists",
         sa.Column("gist_id", sa.Integer(), nullable=False),
-        sa.Column("gist_access_id", sa.String(length=250), nullable=False),
+        sa.Column("gist_access_id", EXACT_NAME, nullable=False),
         sa.Column("gist_description", sa.Text(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("gist_expires", sa.Float(), nullable=False),
+        sa.Column("gist_expires", sa.Double(), nullable=False),
         sa.Column("gist_type", sa.String(length=128), nullable=False),
         sa.Column("created_on", sa.DateTime(), nullable=False),
         sa.Column("modified_at", sa.DateTime(), nullable=False),
@@ -131,7 +137,7 @@ def upgrade() -> None:
     op.create_table(
         "groups",
         sa.Column("group_id", sa.Integer(), nullable=False),
-        sa.Column("group_name", sa.String(length=255), nullable=False),
+        sa.Column("group_name", EXACT_NAME, nullable=False),
         sa.Column("group_parent_id", sa.Integer(), nullable=True),
         sa.Column("group_description", sa.String(length=10000), nullable=False),
         sa.Column("enable_locking", sa.Boolean(), nullable=False),
@@ -157,9 +163,9 @@ def upgrade() -> None:
         "user_api_keys",
         sa.Column("user_api_key_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("api_key", sa.String(length=255), nullable=False),
+        sa.Column("api_key", EXACT_NAME, nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("expires", sa.Float(), nullable=False),
+        sa.Column("expires", sa.Double(), nullable=False),
         sa.Column("created_on", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.user_id"], name=op.f("fk_user_api_keys_user_id")
@@ -225,7 +231,7 @@ def upgrade() -> None:
     op.create_table(
         "users_groups",
         sa.Column("users_group_id", sa.Integer(), nullable=False),
-        sa.Column("users_group_name", sa.String(length=255), nullable=False),
+        sa.Column("users_group_name", EXACT_NAME, nullable=False),
         sa.Column("user_group_description", sa.String(length=10000), nullable=False),
         sa.Column("users_group_active", sa.Boolean(), nullable=False),
         sa.Column("inherit_default_permissions", sa.Boolean(), nullable=False),
@@ -243,7 +249,7 @@ def upgrade() -> None:
     op.create_table(
         "repositories",
         sa.Column("repo_id", sa.Integer(), nullable=False),
-        sa.Column("repo_name", sa.String(length=255), nullable=False),
+        sa.Column("repo_name", EXACT_NAME, nullable=False),
         sa.Column("repo_state", sa.String(length=255), nullable=False),
         sa.Column("clone_uri", sa.String(length=1024), nullable=True),
         sa.Column("repo_type", sa.String(length=255), nullable=False),
@@ -253,7 +259,7 @@ def upgrade() -> None:
         sa.Column("downloads", sa.Boolean(), nullable=False),
         sa.Column("enable_locking", sa.Boolean(), nullable=False),
         sa.Column("locked_by", sa.Integer(), nullable=True),
-        sa.Column("locked_since", sa.Float(), nullable=True),
+        sa.Column("locked_since", sa.Double(), nullable=True),
         sa.Column("description", sa.String(length=10000), nullable=False),
         sa.Column("created_on", sa.DateTime(), nullable=False),
         sa.Column("updated_on", sa.DateTime(), nullable=False),
@@ -815,8 +821,8 @@ def upgrade() -> None:
             unique=False,
         )
 
-    # Usernames are unique regardless of case; MySQL/MariaDB collations are
-    # case-insensitive already and cannot index an expression.
+    # Usernames are unique regardless of case. MySQL/MariaDB cannot index an
+    # expression; there the check in create_user/update_user stands alone.
     if op.get_bind().dialect.name != "mysql":
         op.create_index(
             "ix_users_username_lower",
