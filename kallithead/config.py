@@ -58,16 +58,10 @@ class VcsSettings:
 
 
 @dataclass(frozen=True)
-class LoggingSettings:
-    level: str
-
-
-@dataclass(frozen=True)
 class Settings:
     server: ServerSettings
     database: DatabaseSettings
     vcs: VcsSettings
-    logging: LoggingSettings
 
     @property
     def admin_key_path(self) -> Path:
@@ -106,13 +100,6 @@ def _parse_networks(value: str) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(item, strict=False) for item in entries)
 
 
-def _parse_level(value: str) -> str:
-    level = value.strip().lower()
-    if level not in {"debug", "info", "warn", "error", "critical"}:
-        raise ValueError("must be one of debug, info, warn, error, critical")
-    return level
-
-
 def _parse_listen(value: str) -> str:
     text = value.strip()
     if not text or ":" not in text:
@@ -142,9 +129,6 @@ SCHEMA: Mapping[str, Mapping[str, _Key]] = {
     },
     "vcs": {
         "git_path": _Key("git", _parse_str),
-    },
-    "logging": {
-        "level": _Key("info", _parse_level),
     },
 }
 
@@ -223,5 +207,4 @@ def _build(parsed: dict[str, dict[str, Any]]) -> Settings:
         ),
         database=DatabaseSettings(url=url, pool_size=database["pool_size"]),
         vcs=VcsSettings(git_path=parsed["vcs"]["git_path"] or "git"),
-        logging=LoggingSettings(level=parsed["logging"]["level"]),
     )
