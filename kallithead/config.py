@@ -44,6 +44,7 @@ class ServerSettings:
     trusted_proxies: tuple[Network, ...]
     stop_timeout: float
     access_log: bool
+    auth_cache_refresh: float
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ SCHEMA: Mapping[str, Mapping[str, _Key]] = {
         "trusted_proxies": _Key("", _parse_networks),
         "stop_timeout": _Key("30", _parse_non_negative_float),
         "access_log": _Key("true", _parse_bool),
+        "auth_cache_refresh": _Key("1", _parse_non_negative_float),
     },
     "database": {
         "url": _Key("", _parse_str),
@@ -204,6 +206,7 @@ def _build(parsed: dict[str, dict[str, Any]]) -> Settings:
             trusted_proxies=server["trusted_proxies"],
             stop_timeout=server["stop_timeout"],
             access_log=server["access_log"],
+            auth_cache_refresh=server["auth_cache_refresh"],
         ),
         database=DatabaseSettings(url=url, pool_size=database["pool_size"]),
         vcs=VcsSettings(git_path=parsed["vcs"]["git_path"] or "git"),

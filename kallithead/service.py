@@ -13,6 +13,7 @@ from twisted.application.service import MultiService
 from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -20,6 +21,7 @@ from kallithead.api import registry
 from kallithead.api.context import Services
 from kallithead.api.rpc import JsonRpc
 from kallithead.api.serverinfo import ServerInfo
+from kallithead.auth.cache import CallerCache
 from kallithead.config import Settings
 from kallithead.db.pool import Database
 from kallithead.db.users import UserStore
@@ -41,9 +43,11 @@ class KallitheadService(MultiService):
         self.db = Database.from_url(
             settings.database.url, settings.database.pool_size, reactor
         )
+        refresh = settings.server.auth_cache_refresh
+        self.users = UserStore(self.db, CallerCache(enabled=refresh > 0))
         self.api_services = Services(
             settings=settings,
-            users=UserStore(self.db),
+            users=self.users,
             server_info=ServerInfo(settings.vcs.git_path),
         )
         self.web = WebApp(
@@ -57,12 +61,19 @@ class KallitheadService(MultiService):
             access_log=settings.server.access_log,
         )
         self.connections = ConnectionTracker(self.site)
+        self._auth_poll = LoopingCall(
+            lambda: defer.Deferred.fromCoroutine(self._poll_auth_token())
+        )
+        self._auth_poll.clock = reactor
         self.port: IListeningPort | None = None
         self.listening: defer.Deferred[IListeningPort] = defer.Deferred()
 
     def startService(self) -> None:
         self.db.start()
         super().startService()
+        refresh = self.settings.server.auth_cache_refresh
+        if refresh > 0:
+            self._auth_poll.start(refresh, now=True)
         endpoint = serverFromString(self._reactor, self.settings.server.listen)
         d = endpoint.listen(self.connections)
         d.addCallbacks(self._listening, self._cannot_listen)
@@ -80,7 +91,15 @@ class KallitheadService(MultiService):
         if self._reactor.running:
             self._reactor.stop()
 
+    async def _poll_auth_token(self) -> None:
+        try:
+            await self.users.poll_auth_token()
+        except Exception:
+            log.failure("Cannot read the auth token; the next poll will retry")
+
     async def _stop(self) -> None:
+        if self._auth_poll.running:
+            self._auth_poll.stop()
         if self.port is not None:
             await self.port.stopListening()
             timeout = self.settings.server.stop_timeout

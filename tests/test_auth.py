@@ -8,8 +8,11 @@ import time
 import pytest
 import pytest_twisted
 import sqlalchemy as sa
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
 
 from kallithead.db import schema as t
+from kallithead.db.users import bump_auth_token
 from tests.conftest import make_settings, start_server, stop_server
 
 
@@ -18,6 +21,14 @@ def _user_id(engine, username: str) -> int:
         return c.execute(
             sa.select(t.users.c.user_id).where(t.users.c.username == username)
         ).scalar_one()
+
+
+async def _changed_elsewhere(server, engine) -> None:
+    """What another process sharing the database does after a change: bump
+    the auth token; then let this server poll for it as its timer would."""
+    with engine.begin() as c:
+        bump_auth_token(c)
+    await server.service.users.poll_auth_token()
 
 
 def _add_extra_key(engine, username: str, key: str, expires: float) -> None:
@@ -118,6 +129,7 @@ async def test_whitelist_with_the_client_address_allows(server, engine, entry):
 async def test_default_users_whitelist_applies_to_everyone(server, engine):
     user = await server.create_user("regular")
     _whitelist(engine, "default", "10.1.2.3")
+    await _changed_elsewhere(server, engine)
     assert (await server.call("get_user")).error == (
         "request from IP:127.0.0.1 not allowed"
     )
@@ -192,6 +204,7 @@ async def test_forwarded_address_is_used_from_a_trusted_proxy(tmp_path, engine):
 
         # The whitelist is checked against the forwarded address too.
         _whitelist(engine, "admin", "203.0.113.0/24")
+        await _changed_elsewhere(running, engine)
         reply = await running.post(body, headers=forwarded)
         assert reply.result["server_ip_addr"] == "203.0.113.9"
         reply = await running.post(body, headers={b"X-Forwarded-For": [b"10.9.9.9"]})
@@ -257,3 +270,45 @@ async def test_get_server_info_reports_the_server(server):
     assert info["git_path"] == "git"
     assert info["git_version"][0].isdigit()
     assert info["git_version"] != "0.0"
+
+
+@pytest_twisted.ensureDeferred
+async def test_change_by_another_process_is_seen_after_the_poll(server, engine):
+    assert (await server.call("get_user")).error is None
+    _whitelist(engine, "admin", "10.0.0.0/8")
+    # Remembered: the change is not announced yet.
+    assert (await server.call("get_user")).error is None
+    await _changed_elsewhere(server, engine)
+    reply = await server.call("get_user")
+    assert reply.error == "request from IP:127.0.0.1 not allowed"
+
+
+@pytest_twisted.ensureDeferred
+async def test_without_the_cache_direct_changes_apply_at_once(tmp_path, engine):
+    running = await start_server(make_settings(tmp_path, auth_cache_refresh="0"))
+    try:
+        assert (await running.call("get_user")).error is None
+        _whitelist(engine, "admin", "10.0.0.0/8")
+        reply = await running.call("get_user")
+        assert reply.error == "request from IP:127.0.0.1 not allowed"
+    finally:
+        await stop_server(running)
+
+
+@pytest_twisted.ensureDeferred
+async def test_remembered_extra_key_stops_at_its_expiry(server, engine):
+    _add_extra_key(engine, "admin", "f" * 40, time.time() + 1.5)
+    assert (await server.call("get_user", key="f" * 40)).error is None
+    assert (await server.call("get_user", key="f" * 40)).error is None
+    await deferLater(reactor, 1.6)
+    reply = await server.call("get_user", key="f" * 40)
+    assert reply.error == "Invalid API key"
+
+
+@pytest_twisted.ensureDeferred
+async def test_demoted_admin_loses_admin_methods_at_once(server):
+    other = await server.create_user("second", admin=True)
+    assert (await server.call("get_users", key=other["api_key"])).error is None
+    await server.call("update_user", userid="second", admin=False)
+    reply = await server.call("get_users", key=other["api_key"])
+    assert reply.error == "Access was denied to this resource."

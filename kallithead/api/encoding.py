@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -25,6 +26,13 @@ def format_datetime(value: datetime.datetime) -> str:
     return f"{text}{zone[:3]}:{zone[3:]}"
 
 
+@dataclass(frozen=True)
+class PreEncoded:
+    """A result already encoded as JSON, for results that never change."""
+
+    data: bytes
+
+
 def _extra(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
         return format_datetime(value)
@@ -38,3 +46,19 @@ def _extra(value: Any) -> Any:
 def dumps(document: Any) -> bytes:
     """One line of JSON; raises TypeError or ValueError if it cannot encode."""
     return json.dumps(document, default=_extra).encode("utf-8")
+
+
+def envelope(request_id: Any, result: Any, error: str | None) -> bytes:
+    """The response document, encoded; the same bytes ``dumps`` would give."""
+    encoded = result.data if isinstance(result, PreEncoded) else dumps(result)
+    return b"".join(
+        (
+            b'{"id": ',
+            dumps(request_id),
+            b', "result": ',
+            encoded,
+            b', "error": ',
+            dumps(error),
+            b"}",
+        )
+    )

@@ -16,7 +16,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from kallithead.api.context import CallContext, Services
-from kallithead.api.encoding import dumps
+from kallithead.api.encoding import dumps, envelope
 from kallithead.api.registry import Registry
 from kallithead.auth.ipaddr import address_allowed
 from kallithead.auth.secrets import looks_like_api_key
@@ -53,7 +53,7 @@ class _Reply(Exception):
 def render(request_id: Any, result: Any = None, error: str | None = None) -> bytes:
     """The response document, on one line."""
     try:
-        return dumps({"id": request_id, "result": result, "error": error})
+        return envelope(request_id, result, error)
     except (TypeError, ValueError):
         if error is None:
             log.failure("Cannot encode the result of request {id!r}", id=request_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kallithead.api.context import CallContext
+from kallithead.api.encoding import PreEncoded
 from kallithead.api.registry import (
     ADMIN_ONLY,
     CALLER,
@@ -24,7 +25,7 @@ async def test(ctx: CallContext, args: Any) -> Any:
 
 
 @registry.method("get_server_info", gate=ADMIN_ONLY)
-async def get_server_info(ctx: CallContext) -> dict[str, Any]:
+async def get_server_info(ctx: CallContext) -> PreEncoded:
     return await ctx.services.server_info.get()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from twisted.internet import threads
 
 from kallithead import KALLITHEA_API_VERSION
+from kallithead.api.encoding import PreEncoded, dumps
 
 
 def installed_modules() -> list[list[str]]:
@@ -64,14 +65,16 @@ def collect(git_path: str) -> dict[str, Any]:
 
 
 class ServerInfo:
-    """Collects the server information once, off the reactor thread."""
+    """Collects the server information once, off the reactor thread, and
+    keeps it encoded."""
 
     def __init__(self, git_path: str) -> None:
         self.git_path = git_path
-        self._value: dict[str, Any] | None = None
+        self._encoded: PreEncoded | None = None
 
-    async def get(self) -> dict[str, Any]:
+    async def get(self) -> PreEncoded:
         # Two first callers may both collect; the answers are the same.
-        if self._value is None:
-            self._value = await threads.deferToThread(collect, self.git_path)
-        return self._value
+        if self._encoded is None:
+            info = await threads.deferToThread(collect, self.git_path)
+            self._encoded = PreEncoded(dumps(info))
+        return self._encoded

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from kallithead.auth.cache import CallerCache
 from kallithead.auth.calculation import (
     DEFAULT_USERNAME,
     effective_permissions,
@@ -185,23 +187,27 @@ def list_users(conn: Connection) -> list[UserRecord]:
     return _records(conn, conn.execute(query))
 
 
-def authenticate(conn: Connection, api_key: str, now: float) -> Caller | None:
-    """The active, non-default user owning ``api_key``, or None.
+def authenticate(
+    conn: Connection, api_key: str, now: float
+) -> tuple[Caller, float] | None:
+    """The active, non-default user owning ``api_key``, and the key's expiry.
 
-    The main key never expires; an extra key counts while its ``expires`` is
-    -1 or not yet past.
+    The main key never expires (-1); an extra key counts while its
+    ``expires`` is -1 or not yet past.
     """
     users = t.users
+    columns = (users.c.user_id, users.c.username, users.c.active, users.c.admin)
     row = conn.execute(
-        sa.select(
-            users.c.user_id, users.c.username, users.c.active, users.c.admin
-        ).where(users.c.api_key == api_key)
+        sa.select(*columns, sa.literal(-1.0).label("expires")).where(
+            users.c.api_key == api_key
+        )
     ).first()
     if row is None:
         keys = t.user_api_keys
         row = conn.execute(
-            sa.select(users.c.user_id, users.c.username, users.c.active, users.c.admin)
-            .join(keys, keys.c.user_id == users.c.user_id)
+            sa.select(*columns, keys.c.expires)
+            .select_from(keys)
+            .join(users, keys.c.user_id == users.c.user_id)
             .where(
                 keys.c.api_key == api_key,
                 sa.or_(keys.c.expires == -1, keys.c.expires >= now),
@@ -212,6 +218,7 @@ def authenticate(conn: Connection, api_key: str, now: float) -> Caller | None:
 
     whitelist = conn.execute(
         sa.select(t.user_ip_map.c.ip_addr)
+        .select_from(t.user_ip_map)
         .join(users, users.c.user_id == t.user_ip_map.c.user_id)
         .where(
             sa.or_(
@@ -221,13 +228,44 @@ def authenticate(conn: Connection, api_key: str, now: float) -> Caller | None:
         )
         .order_by(t.user_ip_map.c.ip_id)
     ).scalars()
-    return Caller(
+    caller = Caller(
         user_id=row.user_id,
         username=row.username,
         admin=bool(row.admin),
         global_permissions=global_permissions(conn, row.user_id, bool(row.admin)),
         ip_whitelist=tuple(whitelist),
     )
+    return caller, float(row.expires)
+
+
+AUTH_TOKEN_SETTING = "auth_token"
+
+
+def read_auth_token(conn: Connection) -> str | None:
+    """The token that changes whenever an authentication answer may change."""
+    return conn.execute(
+        sa.select(t.settings.c.app_settings_value).where(
+            t.settings.c.app_settings_name == AUTH_TOKEN_SETTING
+        )
+    ).scalar()
+
+
+def bump_auth_token(conn: Connection) -> None:
+    """Tell every process that its remembered callers may be wrong now."""
+    token = secrets.token_hex(16)
+    updated = conn.execute(
+        t.settings.update()
+        .where(t.settings.c.app_settings_name == AUTH_TOKEN_SETTING)
+        .values(app_settings_value=token)
+    )
+    if not updated.rowcount:
+        conn.execute(
+            t.settings.insert().values(
+                app_settings_name=AUTH_TOKEN_SETTING,
+                app_settings_value=token,
+                app_settings_type="unicode",
+            )
+        )
 
 
 def user_with_permissions(
@@ -298,6 +336,7 @@ def update_user_row(
         conn.execute(
             t.users.update().where(t.users.c.user_id == user_id).values(**changes)
         )
+        bump_auth_token(conn)
     record = find_user_by_id(conn, user_id)
     assert record is not None
     return record
@@ -368,16 +407,35 @@ def delete_user_rows(conn: Connection, user_id: int) -> None:
         .values(locked_by=None, locked_since=None)
     )
     conn.execute(t.users.delete().where(t.users.c.user_id == user_id))
+    bump_auth_token(conn)
 
 
 class UserStore:
-    """Asynchronous access to users; each method is one unit of work."""
+    """Asynchronous access to users; each method is one unit of work.
 
-    def __init__(self, db: Database) -> None:
+    ``callers`` remembers who is behind each API key (see
+    kallithead.auth.cache); writes that can change that clear it.
+    """
+
+    def __init__(self, db: Database, callers: CallerCache[Caller]) -> None:
         self._db = db
+        self.callers = callers
 
     async def authenticate(self, api_key: str, now: float) -> Caller | None:
-        return await self._db.run("authenticate", authenticate, api_key, now)
+        caller = self.callers.get(api_key, now)
+        if caller is not None:
+            return caller
+        epoch = self.callers.epoch
+        found = await self._db.run("authenticate", authenticate, api_key, now)
+        if found is None:
+            return None
+        caller, expires = found
+        self.callers.put(api_key, caller, expires, epoch)
+        return caller
+
+    async def poll_auth_token(self) -> None:
+        """Forget remembered callers if another process changed something."""
+        self.callers.saw_token(await self._db.run("read_auth_token", read_auth_token))
 
     async def find(self, ident: object) -> UserRecord | None:
         lookup = id_or_name(ident)
@@ -402,9 +460,15 @@ class UserStore:
         return await self._db.run_in_transaction("create_user", insert_user, fields)
 
     async def update(self, user_id: int, changes: Mapping[str, Any]) -> UserRecord:
-        return await self._db.run_in_transaction(
-            "update_user", update_user_row, user_id, changes
-        )
+        try:
+            return await self._db.run_in_transaction(
+                "update_user", update_user_row, user_id, changes
+            )
+        finally:
+            self.callers.clear()
 
     async def delete(self, user_id: int) -> None:
-        await self._db.run_in_transaction("delete_user", delete_user_rows, user_id)
+        try:
+            await self._db.run_in_transaction("delete_user", delete_user_rows, user_id)
+        finally:
+            self.callers.clear()
