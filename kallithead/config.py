@@ -122,7 +122,7 @@ SCHEMA: Mapping[str, Mapping[str, _Key]] = {
         "max_body_size": _Key(str(DEFAULT_MAX_BODY_SIZE), _parse_positive_int),
         "trusted_proxies": _Key("", _parse_networks),
         "stop_timeout": _Key("30", _parse_non_negative_float),
-        "access_log": _Key("true", _parse_bool),
+        "access_log": _Key("false", _parse_bool),
         "auth_cache_refresh": _Key("1", _parse_non_negative_float),
     },
     "database": {
