@@ -97,6 +97,19 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) ->
     raise AssertionError("twistd did not start listening")
 
 
+def _run_to_exit(tmp_path: Path, datadir: Path, config: Path) -> tuple[int, str]:
+    """Run twistd expecting it to stop by itself; its exit status and output."""
+    result = subprocess.run(
+        _twistd(datadir=datadir, config=config),
+        cwd=tmp_path,
+        env=_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
 class Daemon:
     def __init__(self, tmp_path: Path, config_text: str = "") -> None:
         self.port = _free_port()
@@ -217,16 +230,8 @@ def test_unknown_keys_and_bad_values_stop_the_start(tmp_path):
         "[server]\nmax_body_size = lots\nbogus = 1\n[nonsense]\nx = 1\n"
         "[database]\npool_size = 0\n",
     )
-    result = subprocess.run(
-        _twistd(datadir=tmp_path / "data", config=config),
-        cwd=tmp_path,
-        env=_environment(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
+    returncode, output = _run_to_exit(tmp_path, tmp_path / "data", config)
+    assert returncode != 0
     assert "unknown key [server] bogus" in output
     assert "unknown section [nonsense]" in output
     assert "[server] max_body_size = 'lots'" in output
@@ -245,16 +250,8 @@ def test_database_older_than_the_code_refuses_to_start(tmp_path, fresh_database)
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '0000'"))
     engine.dispose()
 
-    result = subprocess.run(
-        _twistd(datadir=daemon.datadir, config=_config(tmp_path)),
-        cwd=tmp_path,
-        env=_environment(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
+    returncode, output = _run_to_exit(tmp_path, daemon.datadir, _config(tmp_path))
+    assert returncode != 0
     assert "schema revision 0000" in output
     assert "kallithead-db upgrade" in output
     assert "Traceback" not in output

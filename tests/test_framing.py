@@ -8,7 +8,9 @@ import json
 
 import pytest
 import pytest_twisted
+import sqlalchemy as sa
 from twisted.internet import defer, threads
+from twisted.logger import globalLogPublisher
 from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import UNKNOWN_LENGTH
 
@@ -381,3 +383,25 @@ async def test_concurrent_requests_each_get_their_own_answer(server):
     replies = await defer.gatherResults(calls)
     assert [reply.document["id"] for reply in replies] == list(range(40))
     assert [reply.result for reply in replies] == list(range(40))
+
+
+@pytest_twisted.ensureDeferred
+async def test_unexpected_failure_is_logged_and_answered_generically(server, engine):
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        # A real fault: the table the method reads is gone.
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE user_email_map"))
+        reply = await server.call("get_users")
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    assert reply.document == {
+        "id": reply.document["id"],
+        "result": None,
+        "error": "Internal server error",
+    }
+    failures = [e for e in events if e.get("log_failure") is not None]
+    assert len(failures) == 1
+    assert failures[0]["method"] == "get_users"
+    assert "user_email_map" in str(failures[0]["log_failure"].value)

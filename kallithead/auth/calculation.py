@@ -14,7 +14,7 @@ query per kind of grant, whatever the number of objects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -65,174 +65,128 @@ def global_permissions(conn: Connection, user_id: int, admin: bool) -> frozenset
     return frozenset(strongest_per_family(NAME_BY_ID[pid] for pid in rows))
 
 
+@dataclass(frozen=True)
+class _ObjectKind:
+    """Where the grants on one kind of object live."""
+
+    family: str
+    objects: sa.Table
+    object_id: str
+    name: str
+    # The table of grants to users, and its column naming the object.
+    user_grants: sa.Table
+    user_grants_object: str
+    # The table of grants to user groups; its columns for group and object.
+    group_grants: sa.Table
+    group_grants_group: str
+    group_grants_object: str
+    private: str | None = None
+
+
+REPOSITORIES = _ObjectKind(
+    family="repository",
+    objects=t.repositories,
+    object_id="repo_id",
+    name="repo_name",
+    user_grants=t.repo_to_perm,
+    user_grants_object="repository_id",
+    group_grants=t.users_group_repo_to_perm,
+    group_grants_group="users_group_id",
+    group_grants_object="repository_id",
+    private="private",
+)
+
+REPOSITORY_GROUPS = _ObjectKind(
+    family="group",
+    objects=t.repo_groups,
+    object_id="group_id",
+    name="group_name",
+    user_grants=t.user_repo_group_to_perm,
+    user_grants_object="group_id",
+    group_grants=t.users_group_repo_group_to_perm,
+    group_grants_group="users_group_id",
+    group_grants_object="group_id",
+)
+
+USER_GROUPS = _ObjectKind(
+    family="usergroup",
+    objects=t.users_groups,
+    object_id="users_group_id",
+    name="users_group_name",
+    user_grants=t.user_user_group_to_perm,
+    user_grants_object="user_group_id",
+    # A user group's grant on another user group: the target is the object.
+    group_grants=t.user_group_user_group_to_perm,
+    group_grants_group="user_group_id",
+    group_grants_object="target_user_group_id",
+)
+
+
 def effective_permissions(conn: Connection, user_id: int, admin: bool) -> PermissionSet:
     """Global permissions and the level on every object, for ``get_user``."""
-    globals_ = global_permissions(conn, user_id, admin)
-    if admin:
-        return PermissionSet(
-            global_permissions=globals_,
-            repositories=_all_names(conn, t.repositories.c.repo_name, "repository"),
-            repository_groups=_all_names(conn, t.repo_groups.c.group_name, "group"),
-            user_groups=_all_names(
-                conn, t.users_groups.c.users_group_name, "usergroup"
-            ),
-        )
+    levels = _all_admin if admin else _levels
     return PermissionSet(
-        global_permissions=globals_,
-        repositories=_repository_levels(conn, user_id),
-        repository_groups=_repo_group_levels(conn, user_id),
-        user_groups=_user_group_levels(conn, user_id),
+        global_permissions=global_permissions(conn, user_id, admin),
+        repositories=levels(conn, user_id, REPOSITORIES),
+        repository_groups=levels(conn, user_id, REPOSITORY_GROUPS),
+        user_groups=levels(conn, user_id, USER_GROUPS),
     )
 
 
-def _all_names(conn: Connection, column: sa.Column, family: str) -> dict[str, str]:
-    level = f"{family}.admin"
-    return {name: level for name in conn.execute(sa.select(column)).scalars()}
+def _all_admin(conn: Connection, user_id: int, kind: _ObjectKind) -> dict[str, str]:
+    level = f"{kind.family}.admin"
+    names = conn.execute(sa.select(kind.objects.c[kind.name])).scalars()
+    return {name: level for name in names}
 
 
-def _raise_levels(
-    levels: dict[str, str], grants: Iterable[tuple[str, int]], owned: set[str]
-) -> None:
-    for name, permission_id in grants:
-        if name in levels and name not in owned:
-            levels[name] = stronger(levels[name], NAME_BY_ID[permission_id])
+def _levels(conn: Connection, user_id: int, kind: _ObjectKind) -> dict[str, str]:
+    """The level of a regular user on every object of one kind: two queries."""
+    objects = kind.objects
+    name = objects.c[kind.name]
+    object_id = objects.c[kind.object_id]
 
-
-def _repository_levels(conn: Connection, user_id: int) -> dict[str, str]:
-    repos = t.repositories
-    default_rows = t.repo_to_perm.alias("default_rows")
+    default_rows = kind.user_grants.alias("default_rows")
+    private = objects.c[kind.private] if kind.private else sa.false()
     base = conn.execute(
-        sa.select(
-            repos.c.repo_name,
-            repos.c.user_id,
-            repos.c.private,
-            default_rows.c.permission_id,
-        )
-        .select_from(repos)
+        sa.select(name, objects.c.user_id, private, default_rows.c.permission_id)
+        .select_from(objects)
         .outerjoin(
             default_rows,
             sa.and_(
-                default_rows.c.repository_id == repos.c.repo_id,
+                default_rows.c[kind.user_grants_object] == object_id,
                 default_rows.c.user_id == _default_user_id(),
             ),
         )
     )
+    none, admin = f"{kind.family}.none", f"{kind.family}.admin"
     levels: dict[str, str] = {}
     owned: set[str] = set()
-    for name, owner_id, private, permission_id in base:
+    for object_name, owner_id, is_private, permission_id in base:
         if owner_id == user_id:
-            levels[name] = "repository.admin"
-            owned.add(name)
-        elif private or permission_id is None:
-            levels[name] = "repository.none"
+            levels[object_name] = admin
+            owned.add(object_name)
+        elif is_private or permission_id is None:
+            levels[object_name] = none
         else:
-            levels[name] = NAME_BY_ID[permission_id]
+            levels[object_name] = NAME_BY_ID[permission_id]
 
-    explicit = (
-        sa.select(repos.c.repo_name, t.repo_to_perm.c.permission_id)
-        .select_from(t.repo_to_perm)
-        .join(repos, repos.c.repo_id == t.repo_to_perm.c.repository_id)
-    )
-    group_rows = t.users_group_repo_to_perm
-    through_groups = (
-        sa.select(repos.c.repo_name, group_rows.c.permission_id)
-        .select_from(group_rows)
-        .join(repos, repos.c.repo_id == group_rows.c.repository_id)
-    )
+    users, groups = kind.user_grants, kind.group_grants
     grants = conn.execute(
         sa.union_all(
-            explicit.where(t.repo_to_perm.c.user_id == user_id),
-            through_groups.where(
-                group_rows.c.users_group_id.in_(_active_group_ids(user_id))
-            ),
+            sa.select(name, users.c.permission_id)
+            .select_from(users)
+            .join(objects, object_id == users.c[kind.user_grants_object])
+            .where(users.c.user_id == user_id),
+            sa.select(name, groups.c.permission_id)
+            .select_from(groups)
+            .join(objects, object_id == groups.c[kind.group_grants_object])
+            .where(groups.c[kind.group_grants_group].in_(_active_group_ids(user_id))),
         )
     )
-    _raise_levels(levels, grants, owned)
+    # Grants only ever raise a level (DESIGN.md: the strongest grant wins).
+    for object_name, permission_id in grants:
+        if object_name in levels and object_name not in owned:
+            levels[object_name] = stronger(
+                levels[object_name], NAME_BY_ID[permission_id]
+            )
     return levels
-
-
-def _repo_group_levels(conn: Connection, user_id: int) -> dict[str, str]:
-    groups = t.repo_groups
-    user_rows = t.user_repo_group_to_perm
-    default_rows = user_rows.alias("default_rows")
-    base = conn.execute(
-        sa.select(groups.c.group_name, groups.c.user_id, default_rows.c.permission_id)
-        .select_from(groups)
-        .outerjoin(
-            default_rows,
-            sa.and_(
-                default_rows.c.group_id == groups.c.group_id,
-                default_rows.c.user_id == _default_user_id(),
-            ),
-        )
-    )
-    levels, owned = _base_levels(base, user_id, "group")
-
-    group_rows = t.users_group_repo_group_to_perm
-    grants = conn.execute(
-        sa.union_all(
-            sa.select(groups.c.group_name, user_rows.c.permission_id)
-            .select_from(user_rows)
-            .join(groups, groups.c.group_id == user_rows.c.group_id)
-            .where(user_rows.c.user_id == user_id),
-            sa.select(groups.c.group_name, group_rows.c.permission_id)
-            .select_from(group_rows)
-            .join(groups, groups.c.group_id == group_rows.c.group_id)
-            .where(group_rows.c.users_group_id.in_(_active_group_ids(user_id))),
-        )
-    )
-    _raise_levels(levels, grants, owned)
-    return levels
-
-
-def _user_group_levels(conn: Connection, user_id: int) -> dict[str, str]:
-    groups = t.users_groups
-    user_rows = t.user_user_group_to_perm
-    default_rows = user_rows.alias("default_rows")
-    base = conn.execute(
-        sa.select(
-            groups.c.users_group_name, groups.c.user_id, default_rows.c.permission_id
-        )
-        .select_from(groups)
-        .outerjoin(
-            default_rows,
-            sa.and_(
-                default_rows.c.user_group_id == groups.c.users_group_id,
-                default_rows.c.user_id == _default_user_id(),
-            ),
-        )
-    )
-    levels, owned = _base_levels(base, user_id, "usergroup")
-
-    group_rows = t.user_group_user_group_to_perm
-    grants = conn.execute(
-        sa.union_all(
-            sa.select(groups.c.users_group_name, user_rows.c.permission_id)
-            .select_from(user_rows)
-            .join(groups, groups.c.users_group_id == user_rows.c.user_group_id)
-            .where(user_rows.c.user_id == user_id),
-            sa.select(groups.c.users_group_name, group_rows.c.permission_id)
-            .select_from(group_rows)
-            .join(groups, groups.c.users_group_id == group_rows.c.target_user_group_id)
-            .where(group_rows.c.user_group_id.in_(_active_group_ids(user_id))),
-        )
-    )
-    _raise_levels(levels, grants, owned)
-    return levels
-
-
-def _base_levels(
-    rows: Iterable[tuple[str, int, int | None]], user_id: int, family: str
-) -> tuple[dict[str, str], set[str]]:
-    """Start from the `default` user's level; owners get admin."""
-    levels: dict[str, str] = {}
-    owned: set[str] = set()
-    for name, owner_id, permission_id in rows:
-        if owner_id == user_id:
-            levels[name] = f"{family}.admin"
-            owned.add(name)
-        elif permission_id is None:
-            levels[name] = f"{family}.none"
-        else:
-            levels[name] = NAME_BY_ID[permission_id]
-    return levels, owned
