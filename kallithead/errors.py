@@ -40,3 +40,8 @@ def format_value(value: object) -> str:
     ``null`` as ``None`` and booleans as ``True``/``False``.
     """
     return str(value)
+
+
+class Refused(Exception):
+    """A unit of work declined on purpose: a name is taken, a user still owns
+    something, ... The API method turns it into its own message."""

@@ -21,9 +21,10 @@ from kallithead.api import registry
 from kallithead.api.context import Services
 from kallithead.api.rpc import JsonRpc
 from kallithead.api.serverinfo import ServerInfo
-from kallithead.auth.cache import CallerCache
+from kallithead.auth.cache import AccessMemory
 from kallithead.config import Settings
 from kallithead.db.pool import Database
+from kallithead.db.usergroups import UserGroupStore
 from kallithead.db.users import UserStore
 from kallithead.web.app import WebApp
 from kallithead.web.site import ConnectionTracker, KallitheadSite
@@ -44,10 +45,12 @@ class KallitheadService(MultiService):
             settings.database.url, settings.database.pool_size, reactor
         )
         refresh = settings.server.auth_cache_refresh
-        self.users = UserStore(self.db, CallerCache(enabled=refresh > 0))
+        self.memory = AccessMemory(enabled=refresh > 0)
+        self.users = UserStore(self.db, self.memory)
         self.api_services = Services(
             settings=settings,
             users=self.users,
+            user_groups=UserGroupStore(self.db, self.memory),
             server_info=ServerInfo(settings.vcs.git_path),
         )
         self.web = WebApp(
@@ -61,10 +64,10 @@ class KallitheadService(MultiService):
             access_log=settings.server.access_log,
         )
         self.connections = ConnectionTracker(self.site)
-        self._auth_poll = LoopingCall(
-            lambda: defer.Deferred.fromCoroutine(self._poll_auth_token())
+        self._access_poll = LoopingCall(
+            lambda: defer.Deferred.fromCoroutine(self._poll_access_token())
         )
-        self._auth_poll.clock = reactor
+        self._access_poll.clock = reactor
         self.port: IListeningPort | None = None
         self.listening: defer.Deferred[IListeningPort] = defer.Deferred()
 
@@ -73,7 +76,7 @@ class KallitheadService(MultiService):
         super().startService()
         refresh = self.settings.server.auth_cache_refresh
         if refresh > 0:
-            self._auth_poll.start(refresh, now=True)
+            self._access_poll.start(refresh, now=True)
         endpoint = serverFromString(self._reactor, self.settings.server.listen)
         d = endpoint.listen(self.connections)
         d.addCallbacks(self._listening, self._cannot_listen)
@@ -91,15 +94,15 @@ class KallitheadService(MultiService):
         if self._reactor.running:
             self._reactor.stop()
 
-    async def _poll_auth_token(self) -> None:
+    async def _poll_access_token(self) -> None:
         try:
-            await self.users.poll_auth_token()
+            await self.users.poll_access_token()
         except Exception:
-            log.failure("Cannot read the auth token; the next poll will retry")
+            log.failure("Cannot read the access token; the next poll will retry")
 
     async def _stop(self) -> None:
-        if self._auth_poll.running:
-            self._auth_poll.stop()
+        if self._access_poll.running:
+            self._access_poll.stop()
         if self.port is not None:
             await self.port.stopListening()
             timeout = self.settings.server.stop_timeout

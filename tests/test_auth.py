@@ -12,7 +12,7 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
 from kallithead.db import schema as t
-from kallithead.db.users import bump_auth_token
+from kallithead.db.access import bump_access_token
 from tests.conftest import make_settings, start_server, stop_server
 
 
@@ -25,10 +25,10 @@ def _user_id(engine, username: str) -> int:
 
 async def _changed_elsewhere(server, engine) -> None:
     """What another process sharing the database does after a change: bump
-    the auth token; then let this server poll for it as its timer would."""
+    the access token; then let this server poll for it as its timer would."""
     with engine.begin() as c:
-        bump_auth_token(c)
-    await server.service.users.poll_auth_token()
+        bump_access_token(c)
+    await server.service.users.poll_access_token()
 
 
 def _add_extra_key(engine, username: str, key: str, expires: float) -> None:

@@ -3,7 +3,7 @@
 Importing this package registers every method in ``registry``.
 """
 
-from kallithead.api import server, users
+from kallithead.api import server, usergroups, users
 from kallithead.api.registry import registry
 
-__all__ = ["registry", "server", "users"]
+__all__ = ["registry", "server", "usergroups", "users"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from kallithead.api.serverinfo import ServerInfo
 from kallithead.config import Settings
+from kallithead.db.usergroups import UserGroupStore
 from kallithead.db.users import Caller, UserStore
 
 
@@ -15,6 +16,7 @@ class Services:
 
     settings: Settings
     users: UserStore
+    user_groups: UserGroupStore
     server_info: ServerInfo
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kallithead.db.usergroups import UserGroupRecord
 from kallithead.db.users import UserRecord
 
 
@@ -37,3 +38,15 @@ def detailed_user_object(user: UserRecord) -> dict[str, Any]:
         ldap_dn=user.extern_name if user.extern_type == "ldap" else None,
     )
     return shape
+
+
+def user_group_object(group: UserGroupRecord) -> dict[str, Any]:
+    """A user group with its members (API-SPEC.md 2.4)."""
+    return {
+        "users_group_id": group.users_group_id,
+        "group_name": group.group_name,
+        "group_description": group.description,
+        "active": group.active,
+        "owner": group.owner,
+        "members": [user_object(member) for member in group.members],
+    }

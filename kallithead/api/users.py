@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import sqlalchemy as sa
 from twisted.internet import threads
 
 from kallithead.api.context import CallContext
+from kallithead.api.failures import failing_as
 from kallithead.api.registry import (
     ADMIN_ONLY,
     BOOLEAN,
@@ -25,8 +25,9 @@ from kallithead.auth.secrets import hash_password, new_api_key
 from kallithead.db.users import EmailTaken, UsernameTaken, UserRecord, UserStillOwns
 from kallithead.errors import ApiError, NotFound, format_value
 
-# A username may hold almost anything (Kallithea's API does not check), but
-# not control characters, surrounding blanks, or more than the column holds.
+# A user or user group name may hold almost anything (Kallithea's API does not
+# check), but not control characters, surrounding blanks, or more than the
+# column holds.
 _BAD_USERNAME = re.compile(r"[\x00-\x1f\x7f]|^\s|\s$")
 _MAX_LENGTH = 255
 
@@ -50,7 +51,7 @@ def _check_self(ctx: CallContext, userid: Any) -> None:
     raise ApiError("userid is not the same as your user")
 
 
-def _valid_username(username: str | None) -> bool:
+def valid_name(username: str | None) -> bool:
     return (
         bool(username)
         and len(username or "") <= _MAX_LENGTH
@@ -130,7 +131,7 @@ async def create_user(
     ldap_dn: Any,
 ) -> dict[str, Any]:
     failed = ApiError(f"failed to create user `{format_value(username)}`")
-    if not _valid_username(username) or not email or len(email) > _MAX_LENGTH:
+    if not valid_name(username) or not email or len(email) > _MAX_LENGTH:
         raise failed
     if len(firstname) > _MAX_LENGTH or len(lastname) > _MAX_LENGTH:
         raise failed
@@ -150,21 +151,13 @@ async def create_user(
     fields.setdefault("extern_type", "internal")
 
     try:
-        user = await ctx.services.users.create(fields)
+        with failing_as(failed.message):
+            user = await ctx.services.users.create(fields)
     except UsernameTaken:
         raise ApiError(f"user `{username}` already exist") from None
     except EmailTaken:
         raise ApiError(f"email `{email}` already exist") from None
-    except sa.exc.IntegrityError:
-        # Another request created the same name or address meanwhile.
-        raise await _creation_conflict(ctx, username, email) from None
     return {"msg": f"created new user `{username}`", "user": detailed_user_object(user)}
-
-
-async def _creation_conflict(ctx: CallContext, username: str, email: str) -> ApiError:
-    if await ctx.services.users.find(username) is not None:
-        return ApiError(f"user `{username}` already exist")
-    return ApiError(f"email `{email}` already exist")
 
 
 @registry.method(
@@ -203,7 +196,7 @@ async def update_user(
 
     changes: dict[str, Any] = {}
     if username is not OMITTED:
-        if not _valid_username(username):
+        if not valid_name(username):
             raise failed
         changes["username"] = username
     if email is not OMITTED:
@@ -223,8 +216,9 @@ async def update_user(
     changes.update(_extern_fields(extern_type, extern_name, ldap_dn))
 
     try:
-        updated = await ctx.services.users.update(user.user_id, changes)
-    except (UsernameTaken, EmailTaken, sa.exc.IntegrityError):
+        with failing_as(failed.message):
+            updated = await ctx.services.users.update(user.user_id, changes)
+    except (UsernameTaken, EmailTaken):
         raise failed from None
     return {
         "msg": f"updated user ID:{updated.user_id} {updated.username}",
@@ -239,7 +233,8 @@ async def delete_user(ctx: CallContext, userid: Any) -> dict[str, Any]:
     if user.is_default:
         raise failed
     try:
-        await ctx.services.users.delete(user.user_id)
-    except (UserStillOwns, sa.exc.IntegrityError):
+        with failing_as(failed.message):
+            await ctx.services.users.delete(user.user_id)
+    except UserStillOwns:
         raise failed from None
     return {"msg": f"deleted user ID:{user.user_id} {user.username}", "user": None}

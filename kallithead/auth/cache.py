@@ -1,57 +1,58 @@
-"""Callers by API key, remembered between requests.
+"""Answers about who may do what, remembered between requests.
 
-Authenticating reads the database (the key's user, its IP whitelist, its
-global permissions); remembering the answer saves that on every later call
-with the same key. Every change that can alter an answer writes a new random
-*auth token* into the database in the same transaction, and clears this
-process's cache at once; other processes sharing the database notice the new
-token when they next poll it (every ``[server] auth_cache_refresh`` seconds)
-and clear theirs. A change made elsewhere is therefore seen here within one
-polling interval; ``auth_cache_refresh = 0`` turns the cache off.
+Authenticating a key reads the database (the key's user, its IP whitelist,
+its global permissions), and so does computing a user's permissions on every
+object; remembering the answers saves that on later calls. Every change that
+can alter an answer (users, keys, whitelists, permissions, group membership,
+objects appearing, disappearing or being renamed) writes a new random *access
+token* into the database in the same transaction and clears this process's
+memory at once; other processes sharing the database notice the new token
+when they next poll it (every ``[server] auth_cache_refresh`` seconds) and
+clear theirs. A change made elsewhere is therefore seen here within one
+polling interval; ``auth_cache_refresh = 0`` turns remembering off.
 
 An answer read while a change was being committed must not be remembered:
-each read notes the cache's epoch before it starts and its answer is kept
-only if no clear happened meanwhile.
+each read notes the epoch before it starts, and its answer is kept only if
+no clear happened meanwhile.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+NEVER = -1.0
 
 
 @dataclass(frozen=True)
 class _Entry(Generic[T]):
     value: T
-    # Unix time after which the key stops working; -1 for never.
+    # Unix time after which the entry no longer holds; -1 for never.
     expires: float
 
 
-class CallerCache(Generic[T]):
-    def __init__(self, enabled: bool = True, max_entries: int = 10_000) -> None:
-        self.enabled = enabled
-        self._max_entries = max_entries
-        self._entries: OrderedDict[str, _Entry[T]] = OrderedDict()
-        self.epoch = 0
-        self.token: str | None = None
+class Memory(Generic[T]):
+    """A bounded map, least recently used entries leaving first."""
 
-    def get(self, key: str, now: float) -> T | None:
+    def __init__(self, max_entries: int) -> None:
+        self._max_entries = max_entries
+        self._entries: OrderedDict[Hashable, _Entry[T]] = OrderedDict()
+
+    def get(self, key: Hashable, now: float = 0.0) -> T | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry.expires != -1 and entry.expires < now:
+        if entry.expires != NEVER and entry.expires < now:
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
         return entry.value
 
-    def put(self, key: str, value: T, expires: float, epoch: int) -> None:
-        """Remember ``value`` unless the cache was cleared since ``epoch``."""
-        if not self.enabled or epoch != self.epoch:
-            return
+    def _put(self, key: Hashable, value: T, expires: float) -> None:
         self._entries[key] = _Entry(value, expires)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
@@ -59,13 +60,42 @@ class CallerCache(Generic[T]):
 
     def clear(self) -> None:
         self._entries.clear()
-        self.epoch += 1
-
-    def saw_token(self, token: str | None) -> None:
-        """Clear the cache if the database's auth token has changed."""
-        if token != self.token:
-            self.token = token
-            self.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class AccessMemory:
+    """All remembered access answers, forgotten together."""
+
+    def __init__(self, enabled: bool = True, max_entries: int = 10_000) -> None:
+        self.enabled = enabled
+        # Caller by API key.
+        self.callers: Memory[Any] = Memory(max_entries)
+        # (user record, permission set) by user id.
+        self.users: Memory[Any] = Memory(max_entries)
+        self.epoch = 0
+        self.token: str | None = None
+
+    def remember(
+        self,
+        memory: Memory[T],
+        key: Hashable,
+        value: T,
+        epoch: int,
+        expires: float = NEVER,
+    ) -> None:
+        """Keep ``value`` unless everything was forgotten since ``epoch``."""
+        if self.enabled and epoch == self.epoch:
+            memory._put(key, value, expires)
+
+    def clear(self) -> None:
+        self.callers.clear()
+        self.users.clear()
+        self.epoch += 1
+
+    def saw_token(self, token: str | None) -> None:
+        """Forget everything if the database's access token has changed."""
+        if token != self.token:
+            self.token = token
+            self.clear()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kallithead.auth.cache import CallerCache
 from kallithead.auth.calculation import (
     DEFAULT_USERNAME,
     effective_permissions,
@@ -25,7 +23,8 @@ from kallithead.auth.calculation import (
 )
 from kallithead.auth.permissions import PermissionSet
 from kallithead.db import schema as t
-from kallithead.db.pool import Database
+from kallithead.db.access import AccessWriter, bump_access_token, read_access_token
+from kallithead.errors import Refused
 
 _DIGITS = re.compile(r"[0-9]+\Z")
 _MAX_ID = 2**31 - 1
@@ -87,7 +86,7 @@ def id_or_name(value: object) -> tuple[str, Any] | None:
     return None
 
 
-_user_columns = (
+USER_COLUMNS = (
     t.users.c.user_id,
     t.users.c.username,
     t.users.c.firstname,
@@ -102,7 +101,7 @@ _user_columns = (
 )
 
 
-def _records(conn: Connection, rows: Iterable[Any]) -> list[UserRecord]:
+def user_records(conn: Connection, rows: Iterable[Any]) -> list[UserRecord]:
     """Complete user rows with their e-mails, keys and IP entries.
 
     Three queries whatever the number of users.
@@ -169,8 +168,8 @@ def _where_ident(ident: tuple[str, Any]) -> sa.ColumnElement[bool]:
 
 
 def find_user(conn: Connection, ident: tuple[str, Any]) -> UserRecord | None:
-    rows = conn.execute(sa.select(*_user_columns).where(_where_ident(ident)))
-    records = _records(conn, rows)
+    rows = conn.execute(sa.select(*USER_COLUMNS).where(_where_ident(ident)))
+    records = user_records(conn, rows)
     return records[0] if records else None
 
 
@@ -180,11 +179,11 @@ def find_user_by_id(conn: Connection, user_id: int) -> UserRecord | None:
 
 def list_users(conn: Connection) -> list[UserRecord]:
     query = (
-        sa.select(*_user_columns)
+        sa.select(*USER_COLUMNS)
         .where(t.users.c.username != DEFAULT_USERNAME)
         .order_by(t.users.c.username)
     )
-    return _records(conn, conn.execute(query))
+    return user_records(conn, conn.execute(query))
 
 
 def authenticate(
@@ -238,36 +237,6 @@ def authenticate(
     return caller, float(row.expires)
 
 
-AUTH_TOKEN_SETTING = "auth_token"
-
-
-def read_auth_token(conn: Connection) -> str | None:
-    """The token that changes whenever an authentication answer may change."""
-    return conn.execute(
-        sa.select(t.settings.c.app_settings_value).where(
-            t.settings.c.app_settings_name == AUTH_TOKEN_SETTING
-        )
-    ).scalar()
-
-
-def bump_auth_token(conn: Connection) -> None:
-    """Tell every process that its remembered callers may be wrong now."""
-    token = secrets.token_hex(16)
-    updated = conn.execute(
-        t.settings.update()
-        .where(t.settings.c.app_settings_name == AUTH_TOKEN_SETTING)
-        .values(app_settings_value=token)
-    )
-    if not updated.rowcount:
-        conn.execute(
-            t.settings.insert().values(
-                app_settings_name=AUTH_TOKEN_SETTING,
-                app_settings_value=token,
-                app_settings_type="unicode",
-            )
-        )
-
-
 def user_with_permissions(
     conn: Connection, ident: tuple[str, Any]
 ) -> tuple[UserRecord, PermissionSet] | None:
@@ -277,11 +246,11 @@ def user_with_permissions(
     return record, effective_permissions(conn, record.user_id, record.admin)
 
 
-class UsernameTaken(Exception):
+class UsernameTaken(Refused):
     pass
 
 
-class EmailTaken(Exception):
+class EmailTaken(Refused):
     pass
 
 
@@ -308,6 +277,16 @@ def _username_in_use(
     return bool(owners)
 
 
+def _conflict(
+    conn: Connection, username: str | None, email: str | None, user_id: int | None
+) -> Refused | None:
+    if username is not None and _username_in_use(conn, username, user_id):
+        return UsernameTaken()
+    if email is not None and _email_in_use(conn, email, user_id):
+        return EmailTaken()
+    return None
+
+
 def insert_user(conn: Connection, fields: Mapping[str, Any]) -> UserRecord:
     """Create a user; ``fields`` are column values (password already hashed)."""
     if _username_in_use(conn, fields["username"]):
@@ -318,6 +297,7 @@ def insert_user(conn: Connection, fields: Mapping[str, Any]) -> UserRecord:
     values.setdefault("inherit_default_permissions", True)
     values["created_on"] = datetime.datetime.now()
     user_id = conn.execute(t.users.insert().values(**values)).inserted_primary_key[0]
+    bump_access_token(conn)
     record = find_user_by_id(conn, user_id)
     assert record is not None
     return record
@@ -336,13 +316,13 @@ def update_user_row(
         conn.execute(
             t.users.update().where(t.users.c.user_id == user_id).values(**changes)
         )
-        bump_auth_token(conn)
+        bump_access_token(conn)
     record = find_user_by_id(conn, user_id)
     assert record is not None
     return record
 
 
-class UserStillOwns(Exception):
+class UserStillOwns(Refused):
     """The user owns repositories, repository groups, user groups or gists.
 
     Gists are included although Kallithea does not name them: deleting their
@@ -407,35 +387,32 @@ def delete_user_rows(conn: Connection, user_id: int) -> None:
         .values(locked_by=None, locked_since=None)
     )
     conn.execute(t.users.delete().where(t.users.c.user_id == user_id))
-    bump_auth_token(conn)
+    bump_access_token(conn)
 
 
-class UserStore:
+class UserStore(AccessWriter):
     """Asynchronous access to users; each method is one unit of work.
 
-    ``callers`` remembers who is behind each API key (see
-    kallithead.auth.cache); writes that can change that clear it.
+    ``memory`` remembers who is behind each API key and each user's
+    permissions (see kallithead.auth.cache); writes make it forget.
     """
 
-    def __init__(self, db: Database, callers: CallerCache[Caller]) -> None:
-        self._db = db
-        self.callers = callers
-
     async def authenticate(self, api_key: str, now: float) -> Caller | None:
-        caller = self.callers.get(api_key, now)
+        caller = self.memory.callers.get(api_key, now)
         if caller is not None:
             return caller
-        epoch = self.callers.epoch
+        epoch = self.memory.epoch
         found = await self._db.run("authenticate", authenticate, api_key, now)
         if found is None:
             return None
         caller, expires = found
-        self.callers.put(api_key, caller, expires, epoch)
+        self.memory.remember(self.memory.callers, api_key, caller, epoch, expires)
         return caller
 
-    async def poll_auth_token(self) -> None:
-        """Forget remembered callers if another process changed something."""
-        self.callers.saw_token(await self._db.run("read_auth_token", read_auth_token))
+    async def poll_access_token(self) -> None:
+        """Forget what is remembered if another process changed something."""
+        token = await self._db.run("read_access_token", read_access_token)
+        self.memory.saw_token(token)
 
     async def find(self, ident: object) -> UserRecord | None:
         lookup = id_or_name(ident)
@@ -449,26 +426,51 @@ class UserStore:
         lookup = id_or_name(ident)
         if lookup is None:
             return None
-        return await self._db.run(
+        found = self.memory.users.get(lookup)
+        if found is not None:
+            return found
+        epoch = self.memory.epoch
+        found = await self._db.run(
             "user_with_permissions", user_with_permissions, lookup
         )
+        if found is not None:
+            self.memory.remember(self.memory.users, lookup, found, epoch)
+        return found
+
+    async def permissions_of(self, user_id: int) -> PermissionSet:
+        """A user's effective permissions (remembered between calls)."""
+        found = await self.find_with_permissions(user_id)
+        assert found is not None, f"user {user_id} vanished"
+        return found[1]
 
     async def list(self) -> list[UserRecord]:
         return await self._db.run("list_users", list_users)
 
     async def create(self, fields: Mapping[str, Any]) -> UserRecord:
-        return await self._db.run_in_transaction("create_user", insert_user, fields)
+        try:
+            return await self._write("create_user", insert_user, fields)
+        except sa.exc.IntegrityError:
+            # A request racing this one took the name or the address.
+            await self._raise_conflict(fields["username"], fields["email"])
+            raise
 
     async def update(self, user_id: int, changes: Mapping[str, Any]) -> UserRecord:
         try:
-            return await self._db.run_in_transaction(
-                "update_user", update_user_row, user_id, changes
+            return await self._write("update_user", update_user_row, user_id, changes)
+        except sa.exc.IntegrityError:
+            await self._raise_conflict(
+                changes.get("username"), changes.get("email"), user_id
             )
-        finally:
-            self.callers.clear()
+            raise
+
+    async def _raise_conflict(
+        self, username: str | None, email: str | None, user_id: int | None = None
+    ) -> None:
+        taken = await self._db.run(
+            "find_user_conflict", _conflict, username, email, user_id
+        )
+        if taken is not None:
+            raise taken
 
     async def delete(self, user_id: int) -> None:
-        try:
-            await self._db.run_in_transaction("delete_user", delete_user_rows, user_id)
-        finally:
-            self.callers.clear()
+        await self._write("delete_user", delete_user_rows, user_id)
