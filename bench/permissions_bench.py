@@ -27,12 +27,12 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.populate import BENCH_USER, populate  # noqa: E402
-from kallithead.auth.calculation import effective_permissions  # noqa: E402
-from kallithead.config import load_settings  # noqa: E402
-from kallithead.db import schema as t  # noqa: E402
-from kallithead.db.pool import create_engine  # noqa: E402
-from kallithead.tap import prepare_database  # noqa: E402
+from bench.populate import BENCH_USER, populate
+from kallithead.auth.calculation import effective_permissions
+from kallithead.config import load_settings
+from kallithead.db import schema as t
+from kallithead.db.pool import create_engine
+from kallithead.tap import prepare_database
 
 
 def measure(engine: sa.Engine, user_id: int, rounds: int) -> tuple[list[float], int]:

@@ -22,10 +22,10 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kallithead.auth.permissions import ID_BY_NAME  # noqa: E402
-from kallithead.db import schema as t  # noqa: E402
-from kallithead.db.access import bump_access_token  # noqa: E402
-from kallithead.db.pool import create_engine  # noqa: E402
+from kallithead.auth.permissions import ID_BY_NAME
+from kallithead.db import schema as t
+from kallithead.db.access import bump_access_token
+from kallithead.db.pool import create_engine
 
 BENCH_USER = "bench"
 BENCH_KEY = "b" * 40
