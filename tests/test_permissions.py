@@ -274,3 +274,169 @@ def test_user_group_owner_has_admin_and_others_default(db):
         assert effective_permissions(c, alice, False).user_groups == {
             "team": "usergroup.read"
         }
+
+
+def repo_group(c, name: str, owner: int, default: str | None = "group.read") -> int:
+    group_id = c.execute(
+        t.repo_groups.insert().values(
+            group_name=name,
+            group_description="",
+            enable_locking=False,
+            user_id=owner,
+            created_on=NOW,
+        )
+    ).inserted_primary_key[0]
+    if default is not None:
+        c.execute(
+            t.user_repo_group_to_perm.insert().values(
+                user_id=default_id(c),
+                group_id=group_id,
+                permission_id=ID_BY_NAME[default],
+            )
+        )
+    return group_id
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("default read", "group.read"),
+        ("default none", "group.none"),
+        ("no default row", "group.none"),
+        ("owner", "group.admin"),
+        ("explicit write", "group.write"),
+        ("explicit none keeps default", "group.read"),
+        ("active group admin", "group.admin"),
+        ("inactive group admin", "group.read"),
+        ("strongest of explicit and group", "group.write"),
+    ],
+)
+def test_repository_group_level(db, case, expected):
+    with db.begin() as c:
+        owner = user(c, "owner")
+        alice = user(c, "alice")
+        g = repo_group(
+            c,
+            "projects",
+            alice if case == "owner" else owner,
+            default={"default none": "group.none", "no default row": None}.get(
+                case, "group.read"
+            ),
+        )
+
+        def grant_user(level):
+            c.execute(
+                t.user_repo_group_to_perm.insert().values(
+                    user_id=alice, group_id=g, permission_id=ID_BY_NAME[level]
+                )
+            )
+
+        def grant_group(level, active=True, name="team"):
+            team = user_group(c, name, owner, [alice], active=active)
+            c.execute(
+                t.users_group_repo_group_to_perm.insert().values(
+                    users_group_id=team, group_id=g, permission_id=ID_BY_NAME[level]
+                )
+            )
+
+        if case == "explicit write":
+            grant_user("group.write")
+        elif case == "explicit none keeps default":
+            grant_user("group.none")
+        elif case == "active group admin":
+            grant_group("group.admin")
+        elif case == "inactive group admin":
+            grant_group("group.admin", active=False)
+        elif case == "strongest of explicit and group":
+            grant_user("group.write")
+            grant_group("group.read")
+        levels = effective_permissions(c, alice, admin=False).repository_groups
+        assert levels == {"projects": expected}
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("explicit admin", "usergroup.admin"),
+        ("through an active group", "usergroup.write"),
+        ("through an inactive group", "usergroup.read"),
+        ("through a group the user is not in", "usergroup.read"),
+        ("two groups, strongest wins", "usergroup.admin"),
+    ],
+)
+def test_user_group_level(db, case, expected):
+    with db.begin() as c:
+        owner = user(c, "owner")
+        alice = user(c, "alice")
+        bob = user(c, "bob")
+        target = user_group(c, "target", owner, [])
+        c.execute(
+            t.user_user_group_to_perm.insert().values(
+                user_id=default_id(c),
+                user_group_id=target,
+                permission_id=ID_BY_NAME["usergroup.read"],
+            )
+        )
+
+        def grant_through(name, level, members, active=True):
+            grantee = user_group(c, name, owner, members, active=active)
+            c.execute(
+                t.user_group_user_group_to_perm.insert().values(
+                    user_group_id=grantee,
+                    target_user_group_id=target,
+                    permission_id=ID_BY_NAME[level],
+                )
+            )
+
+        if case == "explicit admin":
+            c.execute(
+                t.user_user_group_to_perm.insert().values(
+                    user_id=alice,
+                    user_group_id=target,
+                    permission_id=ID_BY_NAME["usergroup.admin"],
+                )
+            )
+        elif case == "through an active group":
+            grant_through("writers", "usergroup.write", [alice])
+        elif case == "through an inactive group":
+            grant_through("writers", "usergroup.write", [alice], active=False)
+        elif case == "through a group the user is not in":
+            grant_through("writers", "usergroup.admin", [bob])
+        elif case == "two groups, strongest wins":
+            grant_through("writers", "usergroup.write", [alice])
+            grant_through("admins", "usergroup.admin", [alice])
+        levels = effective_permissions(c, alice, admin=False).user_groups
+        assert levels["target"] == expected
+
+
+def test_default_user_gets_its_own_rows(db):
+    """`default` stands for everyone, anonymous visitors included."""
+    with db.begin() as c:
+        owner = user(c, "owner")
+        repo(c, "open", owner)
+        repo(c, "closed", owner, private=True, default="repository.none")
+        levels = effective_permissions(c, default_id(c), admin=False).repositories
+        assert levels == {"open": "repository.read", "closed": "repository.none"}
+
+
+def test_calculation_costs_the_same_queries_whatever_the_object_count(db):
+    counts = []
+
+    def count(*_args):
+        counts[-1] += 1
+
+    with db.begin() as c:
+        owner = user(c, "owner")
+        alice = user(c, "alice")
+        team = user_group(c, "team", owner, [alice])
+        for size in (1, 50):
+            for n in range(size):
+                r = repo(c, f"r{size}-{n}", owner)
+                grant_repo_to_group(c, team, r, "repository.write")
+            counts.append(0)
+            sa.event.listen(db, "before_cursor_execute", count)
+            try:
+                effective_permissions(c, alice, admin=False)
+            finally:
+                sa.event.remove(db, "before_cursor_execute", count)
+    assert counts == [7, 7]
