@@ -1,0 +1,1 @@
+"""Mercurial and Git repositories behind one interface (see base.py)."""

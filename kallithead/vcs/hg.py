@@ -1,0 +1,223 @@
+"""The Mercurial backend, on the ``mercurial`` library.
+
+Mercurial speaks bytes; this module converts at its edge so that everything
+above it speaks ``str``. Repository objects are opened per operation: they
+are not safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mercurial import error as hgerror
+from mercurial import exchange, hg, scmutil
+from mercurial import ui as uimod
+
+try:
+    # Mercurial 7 registers bundle2 part handlers, revset predicates and the
+    # like from here; without it a pull cannot even receive a changegroup.
+    from mercurial import initialization
+except ImportError:  # older Mercurial registers them on import
+    initialization = None
+
+from kallithead.vcs.base import (
+    Backend,
+    Changeset,
+    EmptyRepository,
+    FileChanges,
+    Refs,
+    Repository,
+    Tree,
+    UnknownPath,
+    UnknownRevision,
+    VcsError,
+)
+
+if initialization is not None:
+    initialization.init()
+
+
+def _b(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _s(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def _ui() -> Any:
+    """A quiet, non-interactive ui that reads no user or system hgrc.
+
+    Only Mercurial's own bundled defaults are loaded (some of them are needed
+    to exchange changesets at all).
+    """
+    ui = uimod.ui()
+    for resource in uimod.rcutil.default_rc_resources():
+        ui.read_resource_config(resource, trust=True)
+    ui.setconfig(b"ui", b"interactive", b"false")
+    ui.setconfig(b"ui", b"quiet", b"true")
+    ui.setconfig(b"ui", b"paginate", b"false")
+    ui.setconfig(b"progress", b"disable", b"true")
+    return ui
+
+
+_HG_ERRORS = (hgerror.Abort, hgerror.RepoError, hgerror.StorageError, OSError)
+
+
+def walk_paths(paths: Iterable[str], root: str) -> Tree:
+    """Directories and files below ``root`` among ``paths`` (file paths).
+
+    Directories are visited top-down, each one's entries sorted by name, the
+    way ``get_repo_nodes`` lists them.
+    """
+    prefix = f"{root}/" if root else ""
+    children: dict[str, tuple[set[str], list[str]]] = {root: (set(), [])}
+    found = not root
+    for path in paths:
+        if root and path == root:
+            raise UnknownPath(f"{root} is a file")
+        if not path.startswith(prefix):
+            continue
+        found = True
+        parent = root
+        parts = path[len(prefix) :].split("/")
+        for part in parts[:-1]:
+            child = f"{parent}/{part}" if parent else part
+            children[parent][0].add(child)
+            children.setdefault(child, (set(), []))
+            parent = child
+        children[parent][1].append(path)
+    if not found:
+        raise UnknownPath(f"no such directory: {root}")
+
+    dirs: list[str] = []
+    files: list[str] = []
+    pending = [root]
+    while pending:
+        current = pending.pop()
+        subdirs, own_files = children[current]
+        ordered = sorted(subdirs)
+        dirs.extend(ordered)
+        files.extend(sorted(own_files))
+        pending.extend(reversed(ordered))
+    return Tree(dirs=tuple(dirs), files=tuple(files))
+
+
+class MercurialRepository(Repository):
+    alias = "hg"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        try:
+            self._repo = hg.repository(_ui(), os.fsencode(path))
+        except _HG_ERRORS as e:
+            raise VcsError(f"cannot open Mercurial repository {path}: {e}") from e
+
+    def _changeset(self, ctx: Any) -> Changeset:
+        timestamp = ctx.date()[0]
+        return Changeset(
+            raw_id=_s(ctx.hex()),
+            revision=ctx.rev(),
+            message=_s(ctx.description()),
+            author=_s(ctx.user()),
+            date=datetime.datetime.fromtimestamp(timestamp),
+            branch=_s(ctx.branch()),
+            tags=tuple(_s(tag) for tag in ctx.tags()),
+            bookmarks=tuple(_s(mark) for mark in ctx.bookmarks()),
+            parents=tuple(_s(p.hex()) for p in ctx.parents() if p.rev() != -1),
+        )
+
+    def tip(self) -> Changeset | None:
+        if not len(self._repo):
+            return None
+        return self._changeset(self._repo[len(self._repo) - 1])
+
+    def _ctx(self, revision: str) -> Any:
+        if not len(self._repo):
+            raise EmptyRepository("the repository has no changesets")
+        try:
+            return scmutil.revsymbol(self._repo, _b(revision))
+        except (hgerror.RepoLookupError, hgerror.LookupError, hgerror.ParseError) as e:
+            raise UnknownRevision(f"unknown revision {revision}") from e
+        except _HG_ERRORS as e:
+            raise VcsError(str(e)) from e
+
+    def changeset(self, revision: str) -> Changeset:
+        return self._changeset(self._ctx(revision))
+
+    def changesets(self) -> Sequence[Changeset]:
+        repo = self._repo
+        return [self._changeset(repo[rev]) for rev in repo.changelog]
+
+    def file_changes(self, raw_id: str) -> FileChanges:
+        ctx = self._ctx(raw_id)
+        status = self._repo.status(ctx.p1().node(), ctx.node())
+        return FileChanges(
+            added=tuple(sorted(_s(p) for p in status.added)),
+            changed=tuple(sorted(_s(p) for p in status.modified)),
+            removed=tuple(sorted(_s(p) for p in status.removed)),
+        )
+
+    def tree(self, raw_id: str, path: str) -> Tree:
+        ctx = self._ctx(raw_id)
+        root = path.strip("/")
+        return walk_paths((_s(p) for p in ctx.manifest()), root)
+
+    def refs(self) -> Refs:
+        repo = self._repo
+        branches = {}
+        for name, tip, _active, is_open in repo.branchmap().branches_info(repo):
+            if is_open:
+                branches[_s(name)] = _s(repo[tip].hex())
+        tags = {_s(name): _s(repo[node].hex()) for name, node in repo.tags().items()}
+        bookmarks = {
+            _s(name): _s(repo[node].hex()) for name, node in repo._bookmarks.items()
+        }
+        return Refs(branches=branches, tags=tags, bookmarks=bookmarks)
+
+    def pull(self, source: str) -> list[str]:
+        repo = self._repo
+        before = len(repo)
+        try:
+            other = hg.peer(repo.ui, {}, _b(source))
+            try:
+                exchange.pull(repo, other)
+            finally:
+                other.close()
+        except _HG_ERRORS as e:
+            raise VcsError(f"cannot pull from {source}: {e}") from e
+        fresh = self._repo.unfiltered()
+        return [_s(fresh[rev].hex()) for rev in range(before, len(fresh))]
+
+    def description(self) -> str | None:
+        text = self._repo.ui.config(b"web", b"description")
+        return _s(text) if text else None
+
+
+class MercurialBackend(Backend):
+    alias = "hg"
+
+    def create(self, path: Path) -> None:
+        try:
+            hg.repository(_ui(), os.fsencode(path), create=True)
+        except _HG_ERRORS as e:
+            raise VcsError(f"cannot create {path}: {e}") from e
+
+    def clone(self, source: str, path: Path) -> None:
+        try:
+            hg.clone(_ui(), {}, _b(source), os.fsencode(path), update=False)
+        except _HG_ERRORS as e:
+            raise VcsError(f"cannot clone {source}: {e}") from e
+
+    def is_repository(self, path: Path) -> bool:
+        return (path / ".hg").is_dir() and not (path / "rm__.hg").exists()
+
+    def open(self, path: Path) -> Repository:
+        return MercurialRepository(path)
+
+
+BACKEND = MercurialBackend()
