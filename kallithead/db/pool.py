@@ -16,10 +16,11 @@ from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from twisted.internet import defer, threads
+from twisted.internet import defer
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
-from twisted.python.threadpool import ThreadPool
+
+from kallithead.threads import WorkerPool
 
 log = Logger()
 
@@ -101,10 +102,7 @@ class Database:
         threads_wanted: int,
     ) -> None:
         self.engine = engine
-        self._reactor = reactor
-        self._pool = ThreadPool(
-            minthreads=1, maxthreads=threads_wanted, name="kallithead-db"
-        )
+        self._pool = WorkerPool(reactor, threads_wanted, "kallithead-db")
         self.dialect = engine.dialect.name
 
     @classmethod
@@ -119,7 +117,7 @@ class Database:
         log.info(
             "Database {url} on {count} thread(s)",
             url=safe_url(self.engine),
-            count=self._pool.max,
+            count=self._pool.size,
         )
 
     def stop(self) -> None:
@@ -152,14 +150,7 @@ class Database:
         fn: Callable[..., T],
         args: tuple[Any, ...],
     ) -> defer.Deferred[T]:
-        return threads.deferToThreadPool(
-            self._reactor,  # type: ignore[arg-type]
-            self._pool,
-            runner,
-            desc,
-            fn,
-            args,
-        )
+        return self._pool.run(runner, desc, fn, args)
 
     def _read(self, desc: str, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         with self.engine.connect() as connection:
