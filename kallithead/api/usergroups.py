@@ -90,7 +90,8 @@ async def create_user_group(
 ) -> dict[str, Any]:
     name = format_value(group_name)
     taken = ApiError(f"user group `{name}` already exist")
-    if group_name and await ctx.services.user_groups.named(group_name):
+    # An invalid name cannot belong to an existing group: skip the lookup.
+    if valid_name(group_name) and await ctx.services.user_groups.named(group_name):
         raise taken
     owner_user = await resolve_user(ctx, owner)
     failed = f"failed to create group `{name}`"

@@ -72,13 +72,14 @@ def id_or_name(value: object) -> tuple[str, Any] | None:
     """How an "id or name" argument is looked up (API-SPEC.md 1.6).
 
     A JSON integer or a string of digits is a primary key, any other
-    non-empty string is a name; anything else finds nothing.
+    non-empty string is a name; anything else finds nothing (so does a
+    string holding a NUL character, which no stored name can hold).
     """
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return ("id", value) if 0 < value <= _MAX_ID else None
-    if isinstance(value, str) and value:
+    if isinstance(value, str) and value and "\x00" not in value:
         if _DIGITS.match(value):
             number = int(value)
             return ("id", number) if 0 < number <= _MAX_ID else None
