@@ -56,6 +56,9 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class VcsSettings:
     git_path: str
+    repos_root: Path
+    pool_size: int
+    rescan_interval: float
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,9 @@ SCHEMA: Mapping[str, Mapping[str, _Key]] = {
     },
     "vcs": {
         "git_path": _Key("git", _parse_str),
+        "repos_root": _Key("", _parse_str),
+        "pool_size": _Key("4", _parse_positive_int),
+        "rescan_interval": _Key("600", _parse_non_negative_float),
     },
 }
 
@@ -197,6 +203,7 @@ def _build(parsed: dict[str, dict[str, Any]]) -> Settings:
     server = parsed["server"]
     datadir = Path(server["datadir"] or DEFAULT_DATADIR).expanduser().absolute()
     database = parsed["database"]
+    vcs = parsed["vcs"]
     url = database["url"] or f"sqlite:///{datadir / 'kallithea.db'}"
     return Settings(
         server=ServerSettings(
@@ -209,5 +216,12 @@ def _build(parsed: dict[str, dict[str, Any]]) -> Settings:
             auth_cache_refresh=server["auth_cache_refresh"],
         ),
         database=DatabaseSettings(url=url, pool_size=database["pool_size"]),
-        vcs=VcsSettings(git_path=parsed["vcs"]["git_path"] or "git"),
+        vcs=VcsSettings(
+            git_path=vcs["git_path"] or "git",
+            repos_root=Path(vcs["repos_root"]).expanduser().absolute()
+            if vcs["repos_root"]
+            else datadir / "repos",
+            pool_size=vcs["pool_size"],
+            rescan_interval=vcs["rescan_interval"],
+        ),
     )

@@ -23,9 +23,17 @@ from kallithead.api.rpc import JsonRpc
 from kallithead.api.serverinfo import ServerInfo
 from kallithead.auth.cache import AccessMemory
 from kallithead.config import Settings
+from kallithead.db.grants import GrantStore
 from kallithead.db.pool import Database
+from kallithead.db.repos import RepoStore
+from kallithead.db.settings import SettingsStore
 from kallithead.db.usergroups import UserGroupStore
 from kallithead.db.users import UserStore
+from kallithead.repositories import Repositories
+from kallithead.tasks.rescan import RescanTimer, Scanner
+from kallithead.threads import WorkerPool
+from kallithead.vcs import git, hg
+from kallithead.vcs.layout import RepositoryRoot
 from kallithead.web.app import WebApp
 from kallithead.web.site import ConnectionTracker, KallitheadSite
 
@@ -47,10 +55,29 @@ class KallitheadService(MultiService):
         refresh = settings.server.auth_cache_refresh
         self.memory = AccessMemory(enabled=refresh > 0)
         self.users = UserStore(self.db, self.memory)
+        self.vcs_pool = WorkerPool(reactor, settings.vcs.pool_size, "kallithead-vcs")
+        backends = {"hg": hg.BACKEND, "git": git.BACKEND}
+        self.repositories = Repositories(
+            RepoStore(self.db, self.memory),
+            RepositoryRoot(settings.vcs.repos_root, backends),
+            backends,
+            self.vcs_pool,
+        )
+        settings_store = SettingsStore(self.db)
+        self.scanner = Scanner(
+            self.repositories, settings_store, self.users.first_admin_id
+        )
+        self.rescan_timer = RescanTimer(
+            self.scanner, settings.vcs.rescan_interval, reactor
+        )
         self.api_services = Services(
             settings=settings,
             users=self.users,
             user_groups=UserGroupStore(self.db, self.memory),
+            repositories=self.repositories,
+            grants=GrantStore(self.db, self.memory),
+            settings_store=settings_store,
+            scanner=self.scanner,
             server_info=ServerInfo(settings.vcs.git_path),
         )
         self.web = WebApp(
@@ -73,6 +100,9 @@ class KallitheadService(MultiService):
 
     def startService(self) -> None:
         self.db.start()
+        self.settings.vcs.repos_root.mkdir(parents=True, exist_ok=True)
+        self.vcs_pool.start()
+        self.rescan_timer.start()
         super().startService()
         refresh = self.settings.server.auth_cache_refresh
         if refresh > 0:
@@ -115,6 +145,8 @@ class KallitheadService(MultiService):
                 )
             await self._within(self.connections.close_all(), 5)
         await super().stopService()
+        self.rescan_timer.stop()
+        self.vcs_pool.stop()
         self.db.stop()
 
     async def _within(self, d: defer.Deferred[None], timeout: float) -> bool:

@@ -3,7 +3,24 @@
 Importing this package registers every method in ``registry``.
 """
 
-from kallithead.api import server, usergroups, users
+from kallithead.api import (
+    repo_admin,
+    repo_content,
+    repo_perms,
+    repos,
+    server,
+    usergroups,
+    users,
+)
 from kallithead.api.registry import registry
 
-__all__ = ["registry", "server", "usergroups", "users"]
+__all__ = [
+    "registry",
+    "repo_admin",
+    "repo_content",
+    "repo_perms",
+    "repos",
+    "server",
+    "usergroups",
+    "users",
+]

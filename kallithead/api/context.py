@@ -6,8 +6,12 @@ from dataclasses import dataclass
 
 from kallithead.api.serverinfo import ServerInfo
 from kallithead.config import Settings
+from kallithead.db.grants import GrantStore
+from kallithead.db.settings import SettingsStore
 from kallithead.db.usergroups import UserGroupStore
 from kallithead.db.users import Caller, UserStore
+from kallithead.repositories import Repositories
+from kallithead.tasks.rescan import Scanner
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,10 @@ class Services:
     settings: Settings
     users: UserStore
     user_groups: UserGroupStore
+    repositories: Repositories
+    grants: GrantStore
+    settings_store: SettingsStore
+    scanner: Scanner
     server_info: ServerInfo
 
 

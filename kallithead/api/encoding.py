@@ -7,23 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-
-def format_datetime(value: datetime.datetime) -> str:
-    """ISO 8601, fractions cut (not rounded) to milliseconds.
-
-    Kallithea's datetimes are naive local time and carry no zone; an aware
-    UTC value ends in ``Z``, any other offset in ``+HH:MM``.
-    """
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond // 1000:03d}"
-    offset = value.utcoffset()
-    if offset is None:
-        return text
-    if not offset:
-        return text + "Z"
-    zone = value.strftime("%z")
-    return f"{text}{zone[:3]}:{zone[3:]}"
+from kallithead.formats import format_datetime
 
 
 @dataclass(frozen=True)

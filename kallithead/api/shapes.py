@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
+from kallithead.db.repos import RepoRecord
 from kallithead.db.usergroups import UserGroupRecord
 from kallithead.db.users import UserRecord
+from kallithead.vcs.summary import empty_summary
 
 
 def user_object(user: UserRecord) -> dict[str, Any]:
@@ -49,4 +52,38 @@ def user_group_object(group: UserGroupRecord) -> dict[str, Any]:
         "active": group.active,
         "owner": group.owner,
         "members": [user_object(member) for member in group.members],
+    }
+
+
+def landing_rev(value: str | None) -> list[str | None]:
+    """``"<type>:<rev>"`` as ``[type, rev]``; ``rev`` when no type is given."""
+    if not value:
+        return [None, None]
+    kind, sep, rev = value.partition(":")
+    return [kind, rev] if sep else ["rev", value]
+
+
+def repo_object(repo: RepoRecord) -> dict[str, Any]:
+    """A repository (API-SPEC.md 2.5) with the 0.2 locking fields."""
+    return {
+        "repo_id": repo.repo_id,
+        "repo_name": repo.repo_name,
+        "repo_type": repo.repo_type,
+        "clone_uri": repo.clone_uri,
+        "private": repo.private,
+        "created_on": repo.created_on,
+        "description": repo.description,
+        "landing_rev": landing_rev(repo.landing_rev),
+        "owner": repo.owner,
+        "fork_of": repo.fork_of,
+        "enable_statistics": repo.enable_statistics,
+        "enable_downloads": repo.enable_downloads,
+        "enable_locking": repo.enable_locking,
+        "last_changeset": repo.changeset_cache or empty_summary(),
+        "locked_by": user_object(repo.locked_by) if repo.locked_by else None,
+        "locked_date": (
+            datetime.datetime.fromtimestamp(repo.locked_since)
+            if repo.locked_since is not None
+            else None
+        ),
     }

@@ -41,7 +41,7 @@ async def resolve_user(ctx: CallContext, ident: Any) -> UserRecord:
     return user
 
 
-def _check_self(ctx: CallContext, userid: Any) -> None:
+def check_self(ctx: CallContext, userid: Any) -> None:
     """A regular user may only name itself, by omitting ``userid`` or by its
     numeric id given as a JSON integer (API-SPEC.md 1.6)."""
     if ctx.is_admin or userid is CALLER:
@@ -87,7 +87,7 @@ async def _password_column(password: str) -> str | None:
 
 @registry.method("get_user", optional("userid", ID_OR_NAME, default=CALLER))
 async def get_user(ctx: CallContext, userid: Any) -> dict[str, Any]:
-    _check_self(ctx, userid)
+    check_self(ctx, userid)
     lookup = ctx.caller.user_id if userid is CALLER else userid
     found = await ctx.services.users.find_with_permissions(lookup)
     if found is None:

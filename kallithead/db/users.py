@@ -178,6 +178,15 @@ def find_user_by_id(conn: Connection, user_id: int) -> UserRecord | None:
     return find_user(conn, ("id", user_id))
 
 
+def first_admin_id(conn: Connection) -> int:
+    return conn.execute(
+        sa.select(t.users.c.user_id)
+        .where(t.users.c.admin.is_(True))
+        .order_by(t.users.c.user_id)
+        .limit(1)
+    ).scalar_one()
+
+
 def list_users(conn: Connection) -> list[UserRecord]:
     query = (
         sa.select(*USER_COLUMNS)
@@ -446,6 +455,10 @@ class UserStore(AccessWriter):
 
     async def list(self) -> list[UserRecord]:
         return await self._db.run("list_users", list_users)
+
+    async def first_admin_id(self) -> int:
+        """The admin with the lowest id: owner of what nobody else created."""
+        return await self._db.run("first_admin", first_admin_id)
 
     async def create(self, fields: Mapping[str, Any]) -> UserRecord:
         try:

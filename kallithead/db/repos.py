@@ -1,0 +1,548 @@
+"""Repositories and repository groups in the database.
+
+The rows only: what happens on disk is coordinated by
+kallithead.repositories, which calls these units of work around its disk
+steps so that a failure leaves neither an orphan row nor an orphan folder.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kallithead.db import grants
+from kallithead.db import schema as t
+from kallithead.db.access import AccessWriter, bump_access_token
+from kallithead.db.users import USER_COLUMNS, UserRecord, id_or_name, user_records
+from kallithead.errors import Refused
+
+STATE_CREATED = "repo_state_created"
+STATE_PENDING = "repo_state_pending"
+
+
+class ParentIsRepository(Refused):
+    """A repository cannot go inside another repository's folder."""
+
+
+class RepoNameTaken(Refused):
+    def __init__(self, is_fork: bool) -> None:
+        super().__init__()
+        self.is_fork = is_fork
+
+
+@dataclass(frozen=True)
+class RepoRecord:
+    repo_id: int
+    repo_name: str
+    repo_type: str
+    repo_state: str
+    clone_uri: str | None
+    private: bool
+    created_on: datetime.datetime
+    updated_on: datetime.datetime
+    description: str
+    landing_rev: str
+    owner_id: int
+    owner: str
+    fork_id: int | None
+    fork_of: str | None
+    group_id: int | None
+    enable_statistics: bool
+    enable_downloads: bool
+    enable_locking: bool
+    locked_by: UserRecord | None
+    locked_since: float | None
+    # The tip summary (API-SPEC.md 2.5 last_changeset); None before any.
+    changeset_cache: dict[str, Any] | None
+
+
+repos = t.repositories
+_owners = t.users.alias("owners")
+_parents = t.repositories.alias("parents")
+
+_REPO_QUERY = (
+    sa.select(
+        repos,
+        _owners.c.username.label("owner"),
+        _parents.c.repo_name.label("fork_of"),
+    )
+    .select_from(repos)
+    .join(_owners, _owners.c.user_id == repos.c.user_id)
+    .outerjoin(_parents, _parents.c.repo_id == repos.c.fork_id)
+)
+
+
+def _records(conn: Connection, rows: Iterable[Any]) -> list[RepoRecord]:
+    rows = list(rows)
+    locker_ids = {row.locked_by for row in rows if row.locked_by is not None}
+    lockers: dict[int, UserRecord] = {}
+    if locker_ids:
+        users = conn.execute(
+            sa.select(*USER_COLUMNS).where(t.users.c.user_id.in_(locker_ids))
+        )
+        lockers = {user.user_id: user for user in user_records(conn, users)}
+    return [
+        RepoRecord(
+            repo_id=row.repo_id,
+            repo_name=row.repo_name,
+            repo_type=row.repo_type,
+            repo_state=row.repo_state,
+            clone_uri=row.clone_uri,
+            private=bool(row.private),
+            created_on=row.created_on,
+            updated_on=row.updated_on,
+            description=row.description,
+            landing_rev=row.landing_revision,
+            owner_id=row.user_id,
+            owner=row.owner,
+            fork_id=row.fork_id,
+            fork_of=row.fork_of,
+            group_id=row.group_id,
+            enable_statistics=bool(row.statistics),
+            enable_downloads=bool(row.downloads),
+            enable_locking=bool(row.enable_locking),
+            locked_by=lockers.get(row.locked_by) if row.locked_by else None,
+            locked_since=row.locked_since,
+            changeset_cache=json.loads(row.changeset_cache)
+            if row.changeset_cache
+            else None,
+        )
+        for row in rows
+    ]
+
+
+def _where_ident(ident: tuple[str, Any]) -> sa.ColumnElement[bool]:
+    kind, value = ident
+    if kind == "id":
+        return repos.c.repo_id == value
+    return repos.c.repo_name == value
+
+
+def find_repo(conn: Connection, ident: tuple[str, Any]) -> RepoRecord | None:
+    found = _records(conn, conn.execute(_REPO_QUERY.where(_where_ident(ident))))
+    return found[0] if found else None
+
+
+def list_repos(conn: Connection) -> list[RepoRecord]:
+    return _records(conn, conn.execute(_REPO_QUERY.order_by(repos.c.repo_id)))
+
+
+def _first_admin(conn: Connection) -> int:
+    return conn.execute(
+        sa.select(t.users.c.user_id)
+        .where(t.users.c.admin.is_(True))
+        .order_by(t.users.c.user_id)
+        .limit(1)
+    ).scalar_one()
+
+
+def ensure_groups(conn: Connection, path: str) -> int | None:
+    """The id of the repository group ``path``, creating missing ones.
+
+    A created group is owned by the first admin, described as
+    ``<path> group`` and gets the `default` user's row (API-SPEC.md 3.25).
+    """
+    if not path:
+        return None
+    groups = t.repo_groups
+    parent_id: int | None = None
+    parts = path.split("/")
+    for depth in range(1, len(parts) + 1):
+        full = "/".join(parts[:depth])
+        group_id = conn.execute(
+            sa.select(groups.c.group_id).where(groups.c.group_name == full)
+        ).scalar()
+        if group_id is None:
+            group_id = conn.execute(
+                groups.insert().values(
+                    group_name=full,
+                    group_parent_id=parent_id,
+                    group_description=f"{full} group",
+                    enable_locking=False,
+                    user_id=_first_admin(conn),
+                    created_on=datetime.datetime.now(),
+                )
+            ).inserted_primary_key[0]
+            grants.grant(
+                conn,
+                grants.REPO_GROUP_USER,
+                grants.default_user_id(conn),
+                group_id,
+                grants.default_level(conn, "group"),
+            )
+        parent_id = group_id
+    return parent_id
+
+
+def _name_holder(conn: Connection, name: str) -> tuple[int, int | None] | None:
+    return conn.execute(
+        sa.select(repos.c.repo_id, repos.c.fork_id).where(repos.c.repo_name == name)
+    ).first()
+
+
+def insert_repo(
+    conn: Connection,
+    fields: Mapping[str, Any],
+    group_path: str,
+    copy_group_permissions: bool,
+    copy_from_repo: int | None,
+    follower_id: int,
+) -> RepoRecord:
+    """Reserve a repository: its row (pending), permission rows, follower.
+
+    ``fields`` are column values. Permissions: the source repository's rows
+    when forking with copy_permissions, else the group's rows translated when
+    asked, else one `default` row (repository.none when private).
+    """
+    holder = _name_holder(conn, fields["repo_name"])
+    if holder is not None:
+        raise RepoNameTaken(is_fork=holder[1] is not None)
+    parts = group_path.split("/") if group_path else []
+    prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    if (
+        prefixes
+        and conn.execute(
+            sa.select(repos.c.repo_id).where(repos.c.repo_name.in_(prefixes))
+        ).first()
+    ):
+        raise ParentIsRepository()
+    group_id = ensure_groups(conn, group_path)
+    now = datetime.datetime.now()
+    repo_id = conn.execute(
+        repos.insert().values(
+            **fields,
+            group_id=group_id,
+            repo_state=STATE_PENDING,
+            created_on=now,
+            updated_on=now,
+        )
+    ).inserted_primary_key[0]
+
+    if copy_from_repo is not None:
+        for kind in (grants.REPO_USER, grants.REPO_USER_GROUP):
+            for subject, permission_id in grants.rows_on(conn, kind, copy_from_repo):
+                grants.grant(conn, kind, subject, repo_id, str(permission_id))
+    elif copy_group_permissions and group_id is not None:
+        pairs = (
+            (grants.REPO_GROUP_USER, grants.REPO_USER),
+            (grants.REPO_GROUP_USER_GROUP, grants.REPO_USER_GROUP),
+        )
+        for source, target in pairs:
+            for subject, permission_id in grants.rows_on(conn, source, group_id):
+                level = "repository." + _level_word(permission_id)
+                grants.grant(conn, target, subject, repo_id, level)
+    else:
+        level = (
+            "repository.none"
+            if fields.get("private")
+            else grants.default_level(conn, "repository")
+        )
+        grants.grant(
+            conn, grants.REPO_USER, grants.default_user_id(conn), repo_id, level
+        )
+
+    conn.execute(
+        t.user_followings.insert().values(
+            user_id=follower_id, follows_repository_id=repo_id, follows_from=now
+        )
+    )
+    bump_access_token(conn)
+    record = find_repo(conn, ("id", repo_id))
+    assert record is not None
+    return record
+
+
+def _level_word(permission_id: int) -> str:
+    from kallithead.auth.permissions import NAME_BY_ID
+
+    return NAME_BY_ID[permission_id].rpartition(".")[2]
+
+
+def mark_created(
+    conn: Connection, repo_id: int, cache: dict[str, Any] | None, updated_on: Any
+) -> None:
+    values: dict[str, Any] = {"repo_state": STATE_CREATED}
+    if cache is not None:
+        values["changeset_cache"] = json.dumps(cache)
+    if updated_on is not None:
+        values["updated_on"] = updated_on
+    conn.execute(repos.update().where(repos.c.repo_id == repo_id).values(**values))
+
+
+def set_changeset_cache(
+    conn: Connection, repo_id: int, cache: dict[str, Any] | None, updated_on: Any
+) -> bool:
+    """Store a new tip summary; False when it was already the stored one."""
+    encoded = json.dumps(cache) if cache is not None else None
+    current = conn.execute(
+        sa.select(repos.c.changeset_cache).where(repos.c.repo_id == repo_id)
+    ).scalar()
+    if current == encoded:
+        return False
+    values: dict[str, Any] = {"changeset_cache": encoded}
+    if updated_on is not None:
+        values["updated_on"] = updated_on
+    conn.execute(repos.update().where(repos.c.repo_id == repo_id).values(**values))
+    return True
+
+
+def delete_repo_rows(conn: Connection, repo_id: int) -> None:
+    """Delete a repository's row and every row that hangs off it."""
+    conn.execute(repos.update().where(repos.c.fork_id == repo_id).values(fork_id=None))
+    pull_requests = sa.select(t.pull_requests.c.pull_request_id).where(
+        sa.or_(
+            t.pull_requests.c.org_repo_id == repo_id,
+            t.pull_requests.c.other_repo_id == repo_id,
+        )
+    )
+    conn.execute(
+        t.changeset_statuses.delete().where(
+            sa.or_(
+                t.changeset_statuses.c.repo_id == repo_id,
+                t.changeset_statuses.c.pull_request_id.in_(pull_requests),
+            )
+        )
+    )
+    conn.execute(
+        t.changeset_comments.delete().where(
+            sa.or_(
+                t.changeset_comments.c.repo_id == repo_id,
+                t.changeset_comments.c.pull_request_id.in_(pull_requests),
+            )
+        )
+    )
+    conn.execute(
+        t.pull_request_reviewers.delete().where(
+            t.pull_request_reviewers.c.pull_request_id.in_(pull_requests)
+        )
+    )
+    conn.execute(
+        t.pull_requests.delete().where(
+            t.pull_requests.c.pull_request_id.in_(pull_requests)
+        )
+    )
+    for kind in (grants.REPO_USER, grants.REPO_USER_GROUP):
+        grants.drop_object(conn, kind, repo_id)
+    for table, column in (
+        (t.user_followings, "follows_repository_id"),
+        (t.statistics, "repository_id"),
+        (t.repositories_fields, "repository_id"),
+    ):
+        conn.execute(table.delete().where(table.c[column] == repo_id))
+    conn.execute(
+        t.user_logs.update()
+        .where(t.user_logs.c.repository_id == repo_id)
+        .values(repository_id=None)
+    )
+    name = conn.execute(
+        sa.select(repos.c.repo_name).where(repos.c.repo_id == repo_id)
+    ).scalar()
+    if name is not None:
+        conn.execute(
+            t.cache_invalidation.delete().where(
+                t.cache_invalidation.c.cache_args == name
+            )
+        )
+    conn.execute(repos.delete().where(repos.c.repo_id == repo_id))
+    bump_access_token(conn)
+
+
+def fork_ids(conn: Connection, repo_id: int) -> list[int]:
+    return list(
+        conn.execute(
+            sa.select(repos.c.repo_id)
+            .where(repos.c.fork_id == repo_id)
+            .order_by(repos.c.repo_id)
+        ).scalars()
+    )
+
+
+def followers(conn: Connection, repo_id: int) -> list[UserRecord]:
+    rows = conn.execute(
+        sa.select(*USER_COLUMNS)
+        .select_from(t.user_followings)
+        .join(t.users, t.users.c.user_id == t.user_followings.c.user_id)
+        .where(t.user_followings.c.follows_repository_id == repo_id)
+        .order_by(t.user_followings.c.user_following_id)
+    )
+    return user_records(conn, rows)
+
+
+def repo_members(conn: Connection, repo_id: int) -> list[dict[str, Any]]:
+    return grants.members(conn, grants.REPO_USER, grants.REPO_USER_GROUP, repo_id)
+
+
+def add_journal(
+    conn: Connection,
+    user_id: int | None,
+    username: str,
+    repo_id: int | None,
+    repo_name: str,
+    address: str | None,
+    action: str,
+) -> None:
+    conn.execute(
+        t.user_logs.insert().values(
+            user_id=user_id,
+            username=username,
+            repository_id=repo_id,
+            repository_name=repo_name,
+            user_ip=address,
+            action=action,
+            action_date=datetime.datetime.now(),
+        )
+    )
+
+
+def current_reviews(
+    conn: Connection, repo_id: int, raw_id: str
+) -> list[dict[str, Any]]:
+    """The current (version 0) review votes on a changeset."""
+    statuses = t.changeset_statuses
+    rows = conn.execute(
+        sa.select(statuses.c.status, statuses.c.modified_at, t.users.c.username)
+        .select_from(statuses)
+        .join(t.users, t.users.c.user_id == statuses.c.user_id)
+        .where(
+            statuses.c.repo_id == repo_id,
+            statuses.c.revision == raw_id,
+            statuses.c.version == 0,
+        )
+        .order_by(statuses.c.changeset_status_id)
+    )
+    return [
+        {
+            "status": status,
+            "modified_at": modified_at.replace(microsecond=0),
+            "reviewer": username,
+        }
+        for status, modified_at, username in rows
+    ]
+
+
+def set_lock(
+    conn: Connection, repo_id: int, user_id: int | None, since: float | None
+) -> None:
+    conn.execute(
+        repos.update()
+        .where(repos.c.repo_id == repo_id)
+        .values(locked_by=user_id, locked_since=since)
+    )
+
+
+def deactivate_caches(conn: Connection, repo_name: str) -> None:
+    cache = t.cache_invalidation
+    conn.execute(
+        cache.update().where(cache.c.cache_args == repo_name).values(cache_active=False)
+    )
+
+
+class RepoStore(AccessWriter):
+    """Asynchronous access to repository rows; one unit of work per call."""
+
+    async def find(self, ident: object) -> RepoRecord | None:
+        lookup = id_or_name(ident)
+        if lookup is None:
+            return None
+        return await self._db.run("find_repo", find_repo, lookup)
+
+    async def find_named(self, name: str) -> RepoRecord | None:
+        """The repository called exactly ``name`` (never a lookup by id)."""
+        if "\x00" in name:
+            return None
+        return await self._db.run("find_repo", find_repo, ("name", name))
+
+    async def list(self) -> list[RepoRecord]:
+        return await self._db.run("list_repos", list_repos)
+
+    async def reserve(
+        self,
+        fields: Mapping[str, Any],
+        group_path: str,
+        follower_id: int,
+        copy_group_permissions: bool = False,
+        copy_from_repo: int | None = None,
+    ) -> RepoRecord:
+        try:
+            return await self._write(
+                "reserve_repo",
+                insert_repo,
+                fields,
+                group_path,
+                copy_group_permissions,
+                copy_from_repo,
+                follower_id,
+            )
+        except sa.exc.IntegrityError:
+            holder = await self._db.run(
+                "repo_name_holder", _name_holder, fields["repo_name"]
+            )
+            if holder is not None:
+                raise RepoNameTaken(is_fork=holder[1] is not None) from None
+            raise
+
+    async def mark_created(
+        self, record: RepoRecord, cache: dict[str, Any] | None, updated_on: Any
+    ) -> RepoRecord:
+        await self._db.run_in_transaction(
+            "mark_repo_created", mark_created, record.repo_id, cache, updated_on
+        )
+        return replace(record, repo_state=STATE_CREATED, changeset_cache=cache)
+
+    async def set_changeset_cache(
+        self, repo_id: int, cache: dict[str, Any] | None, updated_on: Any
+    ) -> bool:
+        return await self._db.run_in_transaction(
+            "set_changeset_cache", set_changeset_cache, repo_id, cache, updated_on
+        )
+
+    async def forget(self, repo_id: int) -> None:
+        await self._write("delete_repo", delete_repo_rows, repo_id)
+
+    async def reviews(self, repo_id: int, raw_id: str) -> list[dict[str, Any]]:
+        return await self._db.run("current_reviews", current_reviews, repo_id, raw_id)
+
+    async def set_lock(
+        self, repo_id: int, user_id: int | None, since: float | None
+    ) -> None:
+        await self._db.run_in_transaction("set_lock", set_lock, repo_id, user_id, since)
+
+    async def deactivate_caches(self, repo_name: str) -> None:
+        await self._db.run_in_transaction(
+            "deactivate_caches", deactivate_caches, repo_name
+        )
+
+    async def forks(self, repo_id: int) -> list[int]:
+        return await self._db.run("repo_forks", fork_ids, repo_id)
+
+    async def followers(self, repo_id: int) -> list[UserRecord]:
+        return await self._db.run("repo_followers", followers, repo_id)
+
+    async def members(self, repo_id: int) -> list[dict[str, Any]]:
+        return await self._db.run("repo_members", repo_members, repo_id)
+
+    async def journal(
+        self,
+        user_id: int | None,
+        username: str,
+        repo_id: int | None,
+        repo_name: str,
+        address: str | None,
+        action: str,
+    ) -> None:
+        await self._db.run_in_transaction(
+            "journal",
+            add_journal,
+            user_id,
+            username,
+            repo_id,
+            repo_name,
+            address,
+            action,
+        )

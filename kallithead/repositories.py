@@ -1,0 +1,222 @@
+"""Repositories as a whole: rows in the database and folders on disk.
+
+Creating, forking, deleting, pulling and rescanning each take a database step
+and a disk step. They are ordered, and undone on failure, so that neither an
+orphan row nor an orphan folder stays behind:
+
+- create / fork: reserve the row (state pending: the unique name decides a
+  race), build the repository in a hidden temporary folder and rename it into
+  place, mark the row created. A failed disk step deletes the row; a failed
+  last step moves the folder aside and deletes the row.
+- delete: move the folder aside (``rm__<stamp>__<name>``), then delete the
+  rows; if that fails, the folder is moved back.
+
+Disk work runs on the VCS thread pool, database work on the database pool.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from twisted.logger import Logger
+
+from kallithead.db.repos import RepoRecord, RepoStore
+from kallithead.threads import WorkerPool
+from kallithead.vcs.base import Backend, Repository, VcsError
+from kallithead.vcs.layout import (
+    Found,
+    RepositoryRoot,
+    archive_name,
+    check_name,
+    parent_of,
+    short_name,
+)
+from kallithead.vcs.summary import changeset_summary
+
+log = Logger()
+
+TEMPORARY_PREFIX = ".kallithead-new-"
+
+
+class BadCloneUri(ValueError):
+    """A clone URI that may not be used: only http(s) URLs may."""
+
+
+def check_clone_uri(uri: str) -> str:
+    """The URI itself if the server may clone or pull from it.
+
+    Local paths and other schemes are refused for everyone: they would let
+    API callers read the server's disk.
+    """
+    parts = urlsplit(uri)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise BadCloneUri(uri)
+    return uri
+
+
+@dataclass(frozen=True)
+class Tip:
+    summary: dict[str, Any] | None
+    date: datetime.datetime | None
+
+
+class Repositories:
+    """Everything that touches a repository's folder, with its rows."""
+
+    def __init__(
+        self,
+        store: RepoStore,
+        root: RepositoryRoot,
+        backends: Mapping[str, Backend],
+        pool: WorkerPool,
+    ) -> None:
+        self.store = store
+        self.root = root
+        self.backends = backends
+        self.pool = pool
+
+    # -- disk steps, on the VCS threads ------------------------------------
+
+    def _open(self, name: str, alias: str) -> Repository:
+        return self.backends[alias].open(self.root.path_of(name))
+
+    def _tip(self, name: str, alias: str) -> Tip:
+        tip = self._open(name, alias).tip()
+        return Tip(changeset_summary(tip), tip.date if tip else None)
+
+    def _build(self, name: str, alias: str, source: str | None) -> Tip:
+        """Make the folder of a new repository, empty or cloned from source."""
+        target = self.root.path_of(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            raise VcsError(f"{target} exists already")
+        temporary = target.parent / f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}"
+        backend = self.backends[alias]
+        try:
+            if source is None:
+                backend.create(temporary)
+            else:
+                backend.clone(source, temporary)
+            os.rename(temporary, target)
+        except BaseException:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
+        return self._tip(name, alias)
+
+    def _archive(self, name: str) -> Path | None:
+        """Move a repository's folder aside; its new path (None if absent)."""
+        source = self.root.path_of(name)
+        if not source.exists():
+            return None
+        target = source.parent / archive_name(short_name(name), datetime.datetime.now())
+        os.rename(source, target)
+        return target
+
+    def _restore(self, archived: Path, name: str) -> None:
+        os.rename(archived, self.root.path_of(name))
+
+    # -- whole operations ----------------------------------------------------
+
+    async def create(
+        self,
+        fields: Mapping[str, Any],
+        owner_id: int,
+        source: str | None,
+        copy_group_permissions: bool = False,
+        copy_from_repo: int | None = None,
+    ) -> RepoRecord:
+        """Create (or fork, when ``copy_from_repo``/``source`` say so) a
+        repository; ``fields`` are its column values."""
+        name = check_name(fields["repo_name"])
+        record = await self.store.reserve(
+            fields,
+            parent_of(name),
+            owner_id,
+            copy_group_permissions=copy_group_permissions,
+            copy_from_repo=copy_from_repo,
+        )
+        try:
+            tip = await self.pool.run(self._build, name, record.repo_type, source)
+        except BaseException:
+            await self.store.forget(record.repo_id)
+            raise
+        try:
+            return await self.store.mark_created(record, tip.summary, tip.date)
+        except BaseException:
+            archived = await self.pool.run(self._archive, name)
+            log.warn(
+                "Could not finish creating {name}; its folder went to {archived}",
+                name=name,
+                archived=str(archived),
+            )
+            await self.store.forget(record.repo_id)
+            raise
+
+    async def adopt(self, fields: Mapping[str, Any], owner_id: int) -> RepoRecord:
+        """Register a repository that is already on disk (found by a rescan)."""
+        record = await self.store.reserve(
+            fields, parent_of(fields["repo_name"]), owner_id
+        )
+        try:
+            tip = await self.pool.run(self._tip, record.repo_name, record.repo_type)
+            return await self.store.mark_created(record, tip.summary, tip.date)
+        except BaseException:
+            await self.store.forget(record.repo_id)
+            raise
+
+    def path_of(self, record: RepoRecord) -> Path:
+        return self.root.path_of(record.repo_name)
+
+    async def delete(self, record: RepoRecord) -> None:
+        """Move the folder aside, then delete the rows (forks get detached)."""
+        archived = await self.pool.run(self._archive, record.repo_name)
+        try:
+            await self.store.forget(record.repo_id)
+        except BaseException:
+            if archived is not None:
+                await self.pool.run(self._restore, archived, record.repo_name)
+            raise
+
+    async def refresh_tip(self, record: RepoRecord) -> bool:
+        """Re-read the tip and store its summary; False if it had not moved."""
+        tip = await self.pool.run(self._tip, record.repo_name, record.repo_type)
+        return await self.store.set_changeset_cache(
+            record.repo_id, tip.summary, tip.date
+        )
+
+    async def invalidate(self, record: RepoRecord) -> None:
+        """Tell every process to rebuild what it cached for the repository,
+        and re-read its tip."""
+        await self.store.deactivate_caches(record.repo_name)
+        await self.refresh_tip(record)
+
+    async def pull(self, record: RepoRecord, source: str) -> list[str]:
+        def pull_on_disk() -> list[str]:
+            repository = self._open(record.repo_name, record.repo_type)
+            return repository.pull(source)
+
+        arrived = await self.pool.run(pull_on_disk)
+        await self.refresh_tip(record)
+        return arrived
+
+    async def read(self, record: RepoRecord, fn: Any, *args: Any) -> Any:
+        """Run ``fn(repository, *args)`` on a VCS thread and return its result."""
+
+        def reading() -> Any:
+            return fn(self._open(record.repo_name, record.repo_type), *args)
+
+        return await self.pool.run(reading)
+
+    async def scan(self) -> list[Found]:
+        return await self.pool.run(lambda: list(self.root.scan()))
+
+    def description_of(self, found: Found) -> str | None:
+        return self._open(found.name, found.alias).description()

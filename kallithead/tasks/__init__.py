@@ -1,0 +1,1 @@
+"""Work that runs on its own: repository rescans on a timer."""

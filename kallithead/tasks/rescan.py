@@ -1,0 +1,153 @@
+"""Rescanning the repositories root (API-SPEC.md 6.2).
+
+Repositories found on disk but not in the database are added, owned by the
+first admin; repositories in the database but not on disk are reported, and
+removed from the database when asked. One rescan runs at a time: a request
+for another waits for the running one and then starts its own.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from kallithead.db.repos import STATE_PENDING, RepoNameTaken, RepoStore
+from kallithead.db.settings import SettingsStore, as_bool
+from kallithead.repositories import Repositories
+from kallithead.vcs.layout import Found, InvalidName, check_name
+
+log = Logger()
+
+# A row still pending after this long belongs to a creation that was cut off
+# (the process stopped between its steps): a rescan removes it.
+PENDING_GRACE = datetime.timedelta(hours=1)
+
+
+@dataclass
+class Outcome:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+class Scanner:
+    def __init__(
+        self,
+        repositories: Repositories,
+        settings: SettingsStore,
+        first_admin: Callable[[], Awaitable[int]],
+    ) -> None:
+        self._repositories = repositories
+        self._settings = settings
+        self._first_admin = first_admin
+        self._lock = defer.DeferredLock()
+
+    @property
+    def store(self) -> RepoStore:
+        return self._repositories.store
+
+    async def rescan(self, remove_obsolete: bool = False) -> Outcome:
+        await self._lock.acquire()
+        try:
+            return await self._rescan(remove_obsolete)
+        finally:
+            self._lock.release()
+
+    async def _rescan(self, remove_obsolete: bool) -> Outcome:
+        found = await self._repositories.scan()
+        known = {repo.repo_name: repo for repo in await self.store.list()}
+        outcome = Outcome()
+
+        on_disk = set()
+        for repository in found:
+            try:
+                check_name(repository.name)
+            except InvalidName:
+                log.warn(
+                    "Rescan skips {name}: not a valid repository name",
+                    name=repository.name,
+                )
+                continue
+            on_disk.add(repository.name)
+            if repository.name not in known and await self._add(repository):
+                outcome.added.append(repository.name)
+
+        # Rows being created right now have no folder yet: leave them alone.
+        pending = {n for n, r in known.items() if r.repo_state == STATE_PENDING}
+        stale = datetime.datetime.now() - PENDING_GRACE
+        for name in pending - on_disk:
+            if known[name].created_on < stale:
+                log.info("Rescan removes the unfinished repository {name}", name=name)
+                await self.store.forget(known[name].repo_id)
+        outcome.removed = [
+            name for name in known if name not in on_disk and name not in pending
+        ]
+        if remove_obsolete:
+            for name in outcome.removed:
+                try:
+                    await self.store.forget(known[name].repo_id)
+                except Exception:
+                    log.failure("Rescan could not remove {name}", name=name)
+        return outcome
+
+    async def _add(self, found: Found) -> bool:
+        repositories = self._repositories
+        description = await repositories.pool.run(repositories.description_of, found)
+        if not description or description == "unknown":
+            description = f"{found.name} repository"
+        defaults = await self._settings.all()
+        owner_id = await self._first_admin()
+        fields = {
+            "repo_name": found.name,
+            "repo_type": found.alias,
+            "user_id": owner_id,
+            "description": description,
+            "private": as_bool(defaults.get("default_repo_private")),
+            "clone_uri": None,
+            "landing_revision": "rev:tip",
+            "statistics": as_bool(defaults.get("default_repo_enable_statistics")),
+            "downloads": as_bool(defaults.get("default_repo_enable_downloads")),
+            "enable_locking": as_bool(defaults.get("default_repo_enable_locking")),
+        }
+        try:
+            await repositories.adopt(fields, owner_id)
+        except RepoNameTaken:
+            return False
+        return True
+
+
+class RescanTimer:
+    """Rescans every ``interval`` seconds; runs never overlap, and a failed
+    run is logged and the next one happens anyway."""
+
+    def __init__(self, scanner: Scanner, interval: float, clock: IReactorTime) -> None:
+        self._scanner = scanner
+        self._interval = interval
+        self._loop = LoopingCall(lambda: defer.Deferred.fromCoroutine(self._run()))
+        self._loop.clock = clock
+        self.runs = 0
+
+    def start(self) -> None:
+        if self._interval > 0:
+            self._loop.start(self._interval, now=False)
+
+    def stop(self) -> None:
+        if self._loop.running:
+            self._loop.stop()
+
+    async def _run(self) -> None:
+        self.runs += 1
+        try:
+            outcome = await self._scanner.rescan()
+        except Exception:
+            log.failure(
+                "Periodic rescan failed; the next one is in {s} s", s=self._interval
+            )
+            return
+        if outcome.added:
+            log.info("Rescan added {names}", names=", ".join(outcome.added))
