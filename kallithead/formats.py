@@ -11,12 +11,11 @@ def format_datetime(value: datetime.datetime) -> str:
     Kallithea's datetimes are naive local time and carry no zone; an aware
     UTC value ends in ``Z``, any other offset in ``+HH:MM``.
     """
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond // 1000:03d}"
+    spec = "milliseconds" if value.microsecond else "seconds"
     offset = value.utcoffset()
     if offset is None:
-        return text
+        return value.isoformat(timespec=spec)
+    text = value.replace(tzinfo=None).isoformat(timespec=spec)
     if not offset:
         return text + "Z"
     zone = value.strftime("%z")

@@ -192,6 +192,29 @@ class Repositories:
             record.repo_id, tip.summary, tip.date
         )
 
+    def _move(self, old: str, new: str) -> None:
+        source, target = self.root.path_of(old), self.root.path_of(new)
+        if target.exists():
+            raise VcsError(f"{target} exists already")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(source, target)
+
+    async def update(
+        self, record: RepoRecord, changes: Mapping[str, Any]
+    ) -> RepoRecord:
+        """Change a repository's row; a new name moves its folder first, and
+        back again if the row cannot be changed."""
+        new_name = changes.get("repo_name", record.repo_name)
+        if new_name == record.repo_name:
+            return await self.store.update(record, changes)
+        check_name(new_name)
+        await self.pool.run(self._move, record.repo_name, new_name)
+        try:
+            return await self.store.update(record, changes)
+        except BaseException:
+            await self.pool.run(self._move, new_name, record.repo_name)
+            raise
+
     async def invalidate(self, record: RepoRecord) -> None:
         """Tell every process to rebuild what it cached for the repository,
         and re-read its tip."""

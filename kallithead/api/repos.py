@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kallithead.api.context import CallContext
+from kallithead.api.encoding import PreEncoded
 from kallithead.api.failures import failing_as
 from kallithead.api.registry import (
     ANY,
@@ -18,7 +19,7 @@ from kallithead.api.registry import (
     registry,
     required,
 )
-from kallithead.api.shapes import repo_object, user_object
+from kallithead.api.shapes import repo_fragment, repo_object, user_object
 from kallithead.api.users import resolve_user
 from kallithead.db.repos import ParentIsRepository, RepoNameTaken, RepoRecord
 from kallithead.db.settings import as_bool
@@ -82,13 +83,25 @@ async def get_repo(
 
 
 @registry.method("get_repos")
-async def get_repos(ctx: CallContext) -> list[dict[str, Any]]:
-    repos = await ctx.services.repositories.store.list()
+async def get_repos(ctx: CallContext) -> PreEncoded:
+    """Every repository the caller may read, in id order.
+
+    The encoded objects are remembered until the next change anywhere (see
+    kallithead.auth.cache), so that a large list costs one join, not a
+    database read and an encoding per call.
+    """
+    store = ctx.services.repositories.store
+    memory = store.memory
+    listing = memory.listings.get("repos")
+    if listing is None:
+        epoch = memory.epoch
+        listing = [(repo.repo_name, repo_fragment(repo)) for repo in await store.list()]
+        memory.remember(memory.listings, "repos", listing, epoch)
     if not ctx.is_admin:
         permissions = await ctx.services.users.permissions_of(ctx.caller.user_id)
         levels = permissions.repositories
-        repos = [repo for repo in repos if levels.get(repo.repo_name) in READ]
-    return [repo_object(repo) for repo in repos]
+        listing = [(name, f) for name, f in listing if levels.get(name) in READ]
+    return PreEncoded(b"[" + b", ".join(fragment for _, fragment in listing) + b"]")
 
 
 async def _check_group_write(ctx: CallContext, name: str, message: str) -> None:
@@ -324,3 +337,94 @@ async def _delete_forks(ctx: CallContext, fork_ids: list[int]) -> None:
             continue
         await _delete_forks(ctx, await repositories.store.forks(fork_id))
         await repositories.delete(fork)
+
+
+@registry.method(
+    "update_repo",
+    required("repoid", ID_OR_NAME),
+    optional("name", STRING),
+    optional("owner", ANY),
+    optional("group", ID_OR_NAME),
+    optional("description", STRING),
+    optional("private", BOOLEAN),
+    optional("clone_uri", STRING),
+    optional("landing_rev", STRING),
+    optional("enable_statistics", BOOLEAN),
+    optional("enable_locking", BOOLEAN),
+    optional("enable_downloads", BOOLEAN),
+)
+async def update_repo(
+    ctx: CallContext,
+    repoid: Any,
+    name: Any,
+    owner: Any,
+    group: Any,
+    description: Any,
+    private: Any,
+    clone_uri: Any,
+    landing_rev: Any,
+    enable_statistics: Any,
+    enable_locking: Any,
+    enable_downloads: Any,
+) -> dict[str, Any]:
+    repo = await resolve_repo(ctx, repoid, ADMIN)
+    if not ctx.is_admin:
+        if not ctx.caller.permissions.has_global("hg.create.repository"):
+            raise ApiError("no permission to create (or move) repositories")
+        if owner is not OMITTED:
+            raise ApiError("Only Kallithea admin can specify `owner` param")
+    repositories = ctx.services.repositories
+    group_path = parent_of(repo.repo_name)
+    changes: dict[str, Any] = {}
+    if group is not OMITTED:
+        found = await repositories.store.find_group(group)
+        if found is None:
+            raise NotFound("repository group", group)
+        changes["group_id"], group_path = found
+        if not ctx.is_admin and group_path != parent_of(repo.repo_name):
+            await _check_group_write(
+                ctx, f"{group_path}/x", f"no permission to create repo in {group_path}"
+            )
+    failed = ApiError(f"failed to update repo `{format_value(repoid)}`")
+
+    short = repo.repo_name.rpartition("/")[2] if name is OMITTED else name
+    new_name = f"{group_path}/{short}" if group_path else short
+    try:
+        if "/" in short:
+            raise InvalidName(short)
+        check_name(new_name)
+        if landing_rev is not OMITTED:
+            changes["landing_revision"] = _check_landing_rev(landing_rev)
+        if clone_uri is not OMITTED:
+            changes["clone_uri"] = check_clone_uri(clone_uri) if clone_uri else None
+    except (InvalidName, BadCloneUri, ValueError):
+        raise failed from None
+    if new_name != repo.repo_name:
+        changes["repo_name"] = new_name
+    if owner is not OMITTED:
+        # Kallithea resolves the owner by username only.
+        new_owner = (
+            await ctx.services.users.find(owner) if isinstance(owner, str) else None
+        )
+        if new_owner is None or new_owner.username != owner:
+            raise failed
+        changes["user_id"] = new_owner.user_id
+    for column, value in (
+        ("description", description),
+        ("private", private),
+        ("statistics", enable_statistics),
+        ("enable_locking", enable_locking),
+        ("downloads", enable_downloads),
+    ):
+        if value is not OMITTED:
+            changes[column] = value
+
+    try:
+        with failing_as(failed.message):
+            updated = await repositories.update(repo, changes)
+    except (RepoNameTaken, ParentIsRepository):
+        raise failed from None
+    return {
+        "msg": f"updated repo ID:{updated.repo_id} {updated.repo_name}",
+        "repository": repo_object(updated),
+    }

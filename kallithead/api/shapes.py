@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime
+import functools
+import json
 from typing import Any
 
+from kallithead.api.encoding import dumps
 from kallithead.db.repos import RepoRecord
 from kallithead.db.usergroups import UserGroupRecord
 from kallithead.db.users import UserRecord
+from kallithead.formats import format_datetime
 from kallithead.vcs.summary import empty_summary
 
 
@@ -65,13 +69,32 @@ def landing_rev(value: str | None) -> list[str | None]:
 
 def repo_object(repo: RepoRecord) -> dict[str, Any]:
     """A repository (API-SPEC.md 2.5) with the 0.2 locking fields."""
+    shape = _repo_fields(repo)
+    shape["last_changeset"] = repo.changeset_cache or empty_summary()
+    return shape
+
+
+def repo_fragment(repo: RepoRecord) -> bytes:
+    """The repository object already encoded, its stored ``last_changeset``
+    spliced in as it is (no decoding and encoding again)."""
+    encoded = json.dumps(_repo_fields(repo)).encode()
+    last = repo.changeset_json.encode() if repo.changeset_json else _empty_summary()
+    return encoded[:-1] + b', "last_changeset": ' + last + b"}"
+
+
+@functools.cache
+def _empty_summary() -> bytes:
+    return dumps(empty_summary())
+
+
+def _repo_fields(repo: RepoRecord) -> dict[str, Any]:
     return {
         "repo_id": repo.repo_id,
         "repo_name": repo.repo_name,
         "repo_type": repo.repo_type,
         "clone_uri": repo.clone_uri,
         "private": repo.private,
-        "created_on": repo.created_on,
+        "created_on": format_datetime(repo.created_on),
         "description": repo.description,
         "landing_rev": landing_rev(repo.landing_rev),
         "owner": repo.owner,
@@ -79,10 +102,9 @@ def repo_object(repo: RepoRecord) -> dict[str, Any]:
         "enable_statistics": repo.enable_statistics,
         "enable_downloads": repo.enable_downloads,
         "enable_locking": repo.enable_locking,
-        "last_changeset": repo.changeset_cache or empty_summary(),
         "locked_by": user_object(repo.locked_by) if repo.locked_by else None,
         "locked_date": (
-            datetime.datetime.fromtimestamp(repo.locked_since)
+            format_datetime(datetime.datetime.fromtimestamp(repo.locked_since))
             if repo.locked_since is not None
             else None
         ),

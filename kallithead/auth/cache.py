@@ -1,4 +1,4 @@
-"""Answers about who may do what, remembered between requests.
+"""Answers about who may do what (and listings), remembered between requests.
 
 Authenticating a key reads the database (the key's user, its IP whitelist,
 its global permissions), and so does computing a user's permissions on every
@@ -74,6 +74,8 @@ class AccessMemory:
         self.callers: Memory[Any] = Memory(max_entries)
         # (user record, permission set) by user id.
         self.users: Memory[Any] = Memory(max_entries)
+        # Encoded listings (such as every repository object) by name.
+        self.listings: Memory[Any] = Memory(16)
         self.epoch = 0
         self.token: str | None = None
 
@@ -92,6 +94,7 @@ class AccessMemory:
     def clear(self) -> None:
         self.callers.clear()
         self.users.clear()
+        self.listings.clear()
         self.epoch += 1
 
     def saw_token(self, token: str | None) -> None:
