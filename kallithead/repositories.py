@@ -19,7 +19,9 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,8 @@ from kallithead.vcs.summary import changeset_summary
 log = Logger()
 
 TEMPORARY_PREFIX = ".kallithead-new-"
+# How many shareable repositories stay open between operations.
+KEPT_OPEN = 256
 
 
 class BadCloneUri(ValueError):
@@ -82,11 +86,31 @@ class Repositories:
         self.root = root
         self.backends = backends
         self.pool = pool
+        self._kept: OrderedDict[Path, Repository] = OrderedDict()
+        self._open_lock = threading.Lock()
 
     # -- disk steps, on the VCS threads ------------------------------------
 
     def _open(self, name: str, alias: str) -> Repository:
-        return self.backends[alias].open(self.root.path_of(name))
+        """Open a repository; shareable ones stay open for the next call
+        (a Git repository keeps its computed history between calls)."""
+        backend = self.backends[alias]
+        path = self.root.path_of(name)
+        if not backend.shareable:
+            return backend.open(path)
+        with self._open_lock:
+            repository = self._kept.get(path)
+            if repository is None or repository.alias != alias:
+                repository = backend.open(path)
+                self._kept[path] = repository
+                while len(self._kept) > KEPT_OPEN:
+                    self._kept.popitem(last=False)
+            self._kept.move_to_end(path)
+            return repository
+
+    def _forget_open(self, name: str) -> None:
+        with self._open_lock:
+            self._kept.pop(self.root.path_of(name), None)
 
     def _tip(self, name: str, alias: str) -> Tip:
         tip = self._open(name, alias).tip()
@@ -113,6 +137,7 @@ class Repositories:
 
     def _archive(self, name: str) -> Path | None:
         """Move a repository's folder aside; its new path (None if absent)."""
+        self._forget_open(name)
         source = self.root.path_of(name)
         if not source.exists():
             return None
@@ -193,6 +218,7 @@ class Repositories:
         )
 
     def _move(self, old: str, new: str) -> None:
+        self._forget_open(old)
         source, target = self.root.path_of(old), self.root.path_of(new)
         if target.exists():
             raise VcsError(f"{target} exists already")

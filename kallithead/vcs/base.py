@@ -129,6 +129,9 @@ class Backend(abc.ABC):
     """Creating, cloning, recognising and opening one kind of repository."""
 
     alias: str
+    # Whether one opened Repository may be kept and used from several
+    # threads (then callers keep it open between operations).
+    shareable: bool = False
 
     @abc.abstractmethod
     def create(self, path: Path) -> None:

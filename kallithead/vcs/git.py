@@ -566,6 +566,7 @@ class GitRepository(Repository):
 
 
 class GitBackend(Backend):
+    shareable = True
     """Creating, cloning, recognising and opening git repositories."""
 
     alias = "git"
