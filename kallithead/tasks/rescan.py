@@ -130,7 +130,9 @@ class RescanTimer:
         self._interval = interval
         self._loop = LoopingCall(lambda: defer.Deferred.fromCoroutine(self._run()))
         self._loop.clock = clock
+        # Runs started and finished (successfully or not), for observers.
         self.runs = 0
+        self.finished = 0
 
     def start(self) -> None:
         if self._interval > 0:
@@ -149,5 +151,7 @@ class RescanTimer:
                 "Periodic rescan failed; the next one is in {s} s", s=self._interval
             )
             return
+        finally:
+            self.finished += 1
         if outcome.added:
             log.info("Rescan added {names}", names=", ".join(outcome.added))
