@@ -10,8 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kallithead.auth.calculation import DEFAULT_USERNAME
-from kallithead.auth.permissions import ID_BY_NAME
+from kallithead.db import grants
 from kallithead.db import schema as t
 from kallithead.db.access import AccessWriter, bump_access_token
 from kallithead.db.users import USER_COLUMNS, UserRecord, id_or_name, user_records
@@ -124,30 +123,6 @@ def list_groups(
     return _group_records(conn, t.users_groups.c.users_group_id.in_(list(ids)))
 
 
-def _default_level(conn: Connection) -> str:
-    """The usergroup.* level the `default` user gives new groups."""
-    names = conn.execute(
-        sa.select(t.permissions.c.permission_name)
-        .select_from(t.user_to_perm)
-        .join(t.users, t.users.c.user_id == t.user_to_perm.c.user_id)
-        .join(
-            t.permissions,
-            t.permissions.c.permission_id == t.user_to_perm.c.permission_id,
-        )
-        .where(
-            t.users.c.username == DEFAULT_USERNAME,
-            t.permissions.c.permission_name.like("usergroup.%"),
-        )
-    ).scalars()
-    return next(iter(names), "usergroup.read")
-
-
-def _default_user_id(conn: Connection) -> int:
-    return conn.execute(
-        sa.select(t.users.c.user_id).where(t.users.c.username == DEFAULT_USERNAME)
-    ).scalar_one()
-
-
 def _name_taken(conn: Connection, name: str, except_group: int | None = None) -> bool:
     owners = set(
         conn.execute(
@@ -176,18 +151,12 @@ def insert_group(
             created_on=datetime.datetime.now(),
         )
     ).inserted_primary_key[0]
-    grants = {_default_user_id(conn): _default_level(conn), owner_id: "usergroup.admin"}
-    conn.execute(
-        t.user_user_group_to_perm.insert(),
-        [
-            {
-                "user_id": user_id,
-                "user_group_id": group_id,
-                "permission_id": ID_BY_NAME[level],
-            }
-            for user_id, level in grants.items()
-        ],
-    )
+    rows = {
+        grants.default_user_id(conn): grants.default_level(conn, "usergroup"),
+        owner_id: "usergroup.admin",
+    }
+    for user_id, level in rows.items():
+        grants.grant(conn, grants.USER_GROUP_USER, user_id, group_id, level)
     bump_access_token(conn)
     record = find_group(conn, ("id", group_id))
     assert record is not None
