@@ -25,6 +25,7 @@ from kallithead.vcs.base import (
     UnknownRevision,
     VcsError,
 )
+from kallithead.vcs.summary import changeset_summary
 
 RET_TYPES = ("all", "dirs", "files")
 
@@ -63,17 +64,6 @@ async def get_repo_nodes(
     if ret_type in ("all", "files"):
         listed += [{"name": name, "type": "file"} for name in files]
     return listed
-
-
-def _summary(changeset: Changeset) -> dict[str, Any]:
-    return {
-        "short_id": changeset.short_id,
-        "raw_id": changeset.raw_id,
-        "revision": changeset.revision,
-        "message": changeset.message,
-        "date": format_datetime(changeset.date),
-        "author": changeset.author,
-    }
 
 
 def _parse_date(value: Any) -> datetime.datetime | None:
@@ -148,7 +138,7 @@ async def get_changesets(
             chosen.reverse()
         answers = []
         for changeset in chosen:
-            shape = _summary(changeset)
+            shape = changeset_summary(changeset)
             if with_file_list:
                 changes = repository.file_changes(changeset.raw_id)
                 shape.update(

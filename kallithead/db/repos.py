@@ -19,7 +19,13 @@ from sqlalchemy.engine import Connection
 from kallithead.db import grants
 from kallithead.db import schema as t
 from kallithead.db.access import AccessWriter, bump_access_token
-from kallithead.db.users import USER_COLUMNS, UserRecord, id_or_name, user_records
+from kallithead.db.users import (
+    USER_COLUMNS,
+    UserRecord,
+    first_admin_id,
+    id_or_name,
+    user_records,
+)
 from kallithead.errors import Refused
 
 STATE_CREATED = "repo_state_created"
@@ -178,15 +184,6 @@ def list_repos(conn: Connection) -> list[RepoRecord]:
     return _records(conn, conn.execute(_REPO_QUERY.order_by(repos.c.repo_id)))
 
 
-def _first_admin(conn: Connection) -> int:
-    return conn.execute(
-        sa.select(t.users.c.user_id)
-        .where(t.users.c.admin.is_(True))
-        .order_by(t.users.c.user_id)
-        .limit(1)
-    ).scalar_one()
-
-
 def ensure_groups(conn: Connection, path: str) -> int | None:
     """The id of the repository group ``path``, creating missing ones.
 
@@ -210,7 +207,7 @@ def ensure_groups(conn: Connection, path: str) -> int | None:
                     group_parent_id=parent_id,
                     group_description=f"{full} group",
                     enable_locking=False,
-                    user_id=_first_admin(conn),
+                    user_id=first_admin_id(conn),
                     created_on=datetime.datetime.now(),
                 )
             ).inserted_primary_key[0]

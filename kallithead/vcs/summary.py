@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, overload
 
 from kallithead.formats import format_datetime
 from kallithead.vcs.base import EMPTY_RAW_ID, Changeset
 
 
+@overload
+def changeset_summary(changeset: Changeset) -> dict[str, Any]: ...
+
+
+@overload
+def changeset_summary(changeset: None) -> None: ...
+
+
 def changeset_summary(changeset: Changeset | None) -> dict[str, Any] | None:
-    """The stored form of ``last_changeset``."""
+    """A changeset as ``last_changeset`` and get_changesets show it."""
     if changeset is None:
         return None
     return {
