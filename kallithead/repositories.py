@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import shutil
 import threading
 import uuid
@@ -32,7 +33,7 @@ from twisted.logger import Logger
 
 from kallithead.db.repos import RepoRecord, RepoStore
 from kallithead.threads import WorkerPool
-from kallithead.vcs.base import Backend, Repository, VcsError
+from kallithead.vcs.base import Backend, Repository, Tree, VcsError
 from kallithead.vcs.layout import (
     Found,
     RepositoryRoot,
@@ -48,6 +49,10 @@ log = Logger()
 TEMPORARY_PREFIX = ".kallithead-new-"
 # How many shareable repositories stay open between operations.
 KEPT_OPEN = 256
+KEPT_OPEN_PER_THREAD = 32
+# How many listed trees (get_repo_nodes) are remembered.
+KEPT_TREES = 128
+_FULL_ID = re.compile(r"[0-9a-f]{40}\Z")
 
 
 class BadCloneUri(ValueError):
@@ -87,6 +92,10 @@ class Repositories:
         self.backends = backends
         self.pool = pool
         self._kept: OrderedDict[Path, Repository] = OrderedDict()
+        self._trees: OrderedDict[tuple[str, str, str], Tree] = OrderedDict()
+        self._local = threading.local()
+        # Bumped when a folder is moved away: kept objects for it are stale.
+        self._generations: dict[Path, int] = {}
         self._open_lock = threading.Lock()
 
     # -- disk steps, on the VCS threads ------------------------------------
@@ -97,9 +106,13 @@ class Repositories:
         backend = self.backends[alias]
         path = self.root.path_of(name)
         if not backend.shareable:
-            return backend.open(path)
+            return self._open_for_thread(backend, path)
         with self._open_lock:
             repository = self._kept.get(path)
+            if repository is not None and not backend.is_repository(path):
+                # The folder went away (or was replaced) behind our back.
+                del self._kept[path]
+                repository = None
             if repository is None or repository.alias != alias:
                 repository = backend.open(path)
                 self._kept[path] = repository
@@ -108,9 +121,33 @@ class Repositories:
             self._kept.move_to_end(path)
             return repository
 
+    def _open_for_thread(self, backend: Backend, path: Path) -> Repository:
+        """Repositories that may not be shared are kept open per thread, and
+        refreshed before each reuse (cheaper than opening them again)."""
+        kept: OrderedDict[Path, tuple[int, Repository]] = (
+            self._local.__dict__.setdefault("kept", OrderedDict())
+        )
+        generation = self._generations.get(path, 0)
+        entry = kept.get(path)
+        if (
+            entry is not None
+            and entry[0] == generation
+            and entry[1].alias == backend.alias
+        ):
+            kept.move_to_end(path)
+            entry[1].refresh()
+            return entry[1]
+        repository = backend.open(path)
+        kept[path] = (generation, repository)
+        while len(kept) > KEPT_OPEN_PER_THREAD:
+            kept.popitem(last=False)
+        return repository
+
     def _forget_open(self, name: str) -> None:
+        path = self.root.path_of(name)
         with self._open_lock:
-            self._kept.pop(self.root.path_of(name), None)
+            self._kept.pop(path, None)
+            self._generations[path] = self._generations.get(path, 0) + 1
 
     def _tip(self, name: str, alias: str) -> Tip:
         tip = self._open(name, alias).tip()
@@ -241,14 +278,50 @@ class Repositories:
             await self.pool.run(self._move, new_name, record.repo_name)
             raise
 
+    async def nodes(self, record: RepoRecord, revision: str, path: str) -> Tree:
+        """The tree below ``path`` at ``revision``.
+
+        A tree at a given changeset never changes, so trees are remembered
+        by (repository folder, raw id, path). ``tip`` means the stored tip,
+        the way Kallithea serves it until the repository's caches are
+        invalidated.
+        """
+        folder = str(self.path_of(record))
+        root = path.strip("/")
+        raw_id = None
+        if revision == "tip" and record.changeset_json:
+            raw_id = (record.changeset_cache or {}).get("raw_id")
+        elif _FULL_ID.match(revision):
+            raw_id = revision
+        if raw_id is not None:
+            with self._open_lock:
+                kept = self._trees.get((folder, raw_id, root))
+                if kept is not None:
+                    self._trees.move_to_end((folder, raw_id, root))
+                    return kept
+
+        def walk() -> tuple[str, Tree]:
+            repository = self._open(record.repo_name, record.repo_type)
+            resolved = repository.changeset(revision).raw_id
+            return resolved, repository.tree(resolved, root)
+
+        resolved, tree = await self.pool.run(walk)
+        with self._open_lock:
+            self._trees[(folder, resolved, root)] = tree
+            while len(self._trees) > KEPT_TREES:
+                self._trees.popitem(last=False)
+        return tree
+
     async def invalidate(self, record: RepoRecord) -> None:
         """Tell every process to rebuild what it cached for the repository,
         and re-read its tip."""
         await self.store.deactivate_caches(record.repo_name)
+        await self.pool.run(self._forget_open, record.repo_name)
         await self.refresh_tip(record)
 
     async def pull(self, record: RepoRecord, source: str) -> list[str]:
         def pull_on_disk() -> list[str]:
+            self._forget_open(record.repo_name)
             repository = self._open(record.repo_name, record.repo_type)
             return repository.pull(source)
 

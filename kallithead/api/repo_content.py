@@ -47,15 +47,11 @@ async def get_repo_nodes(
     if not isinstance(root_path, str):
         raise failed
 
-    def walk(repository: Repository) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        changeset = repository.changeset(str(revision))
-        tree = repository.tree(changeset.raw_id, root_path)
-        return tree.dirs, tree.files
-
     try:
-        dirs, files = await ctx.services.repositories.read(repo, walk)
+        tree = await ctx.services.repositories.nodes(repo, str(revision), root_path)
     except VcsError:
         raise failed from None
+    dirs, files = tree.dirs, tree.files
     if ret_type not in RET_TYPES:
         raise ApiError(f"ret_type must be one of {','.join(sorted(RET_TYPES))}")
     listed: list[dict[str, str]] = []
@@ -122,16 +118,21 @@ async def get_changesets(
             raise ValueError("start after end")
         chosen = [
             c
-            for c in history[first : last + 1]
-            if (since is None or c.date >= since)
-            and (until is None or c.date <= until)
-            and (branch_name is None or c.branch == branch_name)
+            for c in history
+            if (since is None or c.date >= since) and (until is None or c.date <= until)
         ]
-        if branch_name is not None and repository.alias == "git":
+        if branch_name is not None:
             heads = repository.refs().branches
             if branch_name not in heads:
                 raise UnknownRevision(branch_name)
-            chosen = _ancestry(history, heads[branch_name], first, last, since, until)
+            if repository.alias == "git":
+                reachable = _reachable(history, heads[branch_name])
+                chosen = [c for c in chosen if c.raw_id in reachable]
+            else:
+                chosen = [c for c in chosen if c.branch == branch_name]
+        # start and end are positions in the whole history that then cut the
+        # filtered list (API-SPEC.md 3.46).
+        chosen = chosen[first : last + 1]
         if limit is not None:
             chosen = chosen[:limit]
         if reverse:
@@ -155,31 +156,18 @@ async def get_changesets(
         raise ApiError("Repository is empty") from None
 
 
-def _ancestry(
-    history: list[Changeset],
-    head: str,
-    first: int,
-    last: int,
-    since: datetime.datetime | None,
-    until: datetime.datetime | None,
-) -> list[Changeset]:
-    """The changesets reachable from ``head`` (a git branch), in history order."""
-    by_id = {c.raw_id: c for c in history}
+def _reachable(history: list[Changeset], head: str) -> set[str]:
+    """The raw ids reachable from ``head`` (a git branch)."""
+    parents = {c.raw_id: c.parents for c in history}
     reachable: set[str] = set()
     pending = [head]
     while pending:
         raw_id = pending.pop()
-        if raw_id in reachable or raw_id not in by_id:
+        if raw_id in reachable or raw_id not in parents:
             continue
         reachable.add(raw_id)
-        pending.extend(by_id[raw_id].parents)
-    return [
-        c
-        for c in history[first : last + 1]
-        if c.raw_id in reachable
-        and (since is None or c.date >= since)
-        and (until is None or c.date <= until)
-    ]
+        pending.extend(parents[raw_id])
+    return reachable
 
 
 @registry.method(

@@ -69,7 +69,18 @@ async def get_repo(
 ) -> dict[str, Any]:
     repo = await resolve_repo(ctx, repoid)
     store = ctx.services.repositories.store
-    shape = repo_object(repo)
+    memory = store.memory
+    key = ("get_repo", repo.repo_id)
+    base = memory.objects.get(key)
+    if base is None:
+        epoch = memory.epoch
+        base = repo_object(repo)
+        base["members"] = await store.members(repo.repo_id)
+        base["followers"] = [
+            user_object(u) for u in await store.followers(repo.repo_id)
+        ]
+        memory.remember(memory.objects, key, base, epoch)
+    shape = dict(base)
     if with_revision_names:
         refs = await ctx.services.repositories.read(repo, lambda r: r.refs())
         shape.update(tags=refs.tags, branches=refs.branches, bookmarks=refs.bookmarks)
@@ -77,8 +88,6 @@ async def get_repo(
         # kallithead has no way yet to open a pull request, so none target
         # any repository it created.
         shape["pull_requests"] = []
-    shape["members"] = await store.members(repo.repo_id)
-    shape["followers"] = [user_object(u) for u in await store.followers(repo.repo_id)]
     return shape
 
 

@@ -76,6 +76,8 @@ class AccessMemory:
         self.users: Memory[Any] = Memory(max_entries)
         # Encoded listings (such as every repository object) by name.
         self.listings: Memory[Any] = Memory(16)
+        # Objects looked up or shaped for answers, by a key of their kind.
+        self.objects: Memory[Any] = Memory(max_entries)
         self.epoch = 0
         self.token: str | None = None
 
@@ -95,6 +97,7 @@ class AccessMemory:
         self.callers.clear()
         self.users.clear()
         self.listings.clear()
+        self.objects.clear()
         self.epoch += 1
 
     def saw_token(self, token: str | None) -> None:

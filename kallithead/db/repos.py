@@ -255,10 +255,20 @@ def insert_repo(
     ):
         raise ParentIsRepository()
     group_id = ensure_groups(conn, group_path)
+    values = dict(fields)
+    if group_id is not None:
+        # A repository made inside a group takes the group's locking flag.
+        values["enable_locking"] = bool(
+            conn.execute(
+                sa.select(t.repo_groups.c.enable_locking).where(
+                    t.repo_groups.c.group_id == group_id
+                )
+            ).scalar()
+        )
     now = datetime.datetime.now()
     repo_id = conn.execute(
         repos.insert().values(
-            **fields,
+            **values,
             group_id=group_id,
             repo_state=STATE_PENDING,
             created_on=now,
@@ -533,10 +543,18 @@ class RepoStore(AccessWriter):
     """Asynchronous access to repository rows; one unit of work per call."""
 
     async def find(self, ident: object) -> RepoRecord | None:
+        """A repository by id or name; remembered until the next change."""
         lookup = id_or_name(ident)
         if lookup is None:
             return None
-        return await self._db.run("find_repo", find_repo, lookup)
+        key = ("repo", lookup)
+        found = self.memory.objects.get(key)
+        if found is None:
+            epoch = self.memory.epoch
+            found = await self._db.run("find_repo", find_repo, lookup)
+            if found is not None:
+                self.memory.remember(self.memory.objects, key, found, epoch)
+        return found
 
     async def find_named(self, name: str) -> RepoRecord | None:
         """The repository called exactly ``name`` (never a lookup by id)."""

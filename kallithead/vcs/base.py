@@ -89,6 +89,9 @@ class Repository(abc.ABC):
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    def refresh(self) -> None:  # noqa: B027 - most backends have nothing to forget
+        """Forget what was read from disk, before reusing a kept object."""
+
     @abc.abstractmethod
     def tip(self) -> Changeset | None:
         """The newest changeset (Kallithea's tip), None when empty."""

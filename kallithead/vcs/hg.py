@@ -117,6 +117,10 @@ class MercurialRepository(Repository):
         except _HG_ERRORS as e:
             raise VcsError(f"cannot open Mercurial repository {path}: {e}") from e
 
+    def refresh(self) -> None:
+        self._repo.invalidate()
+        self._repo.invalidatevolatilesets()
+
     def _changeset(self, ctx: Any) -> Changeset:
         timestamp = ctx.date()[0]
         return Changeset(

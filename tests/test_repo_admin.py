@@ -1,0 +1,900 @@
+"""Keeping repositories in shape, over real HTTP: pull, rescan_repos,
+invalidate_cache, lock and get_locks.
+
+Expected values follow API-SPEC.md 3.3-3.7, 6.1-6.4, 6.8 and the cases
+T047-T070, with DESIGN.md section 1: clone URIs (stored or given to pull)
+must be http(s) URLs, an explicit null is an omitted argument, and the 0.2
+locking methods are kept.
+
+Remote repositories are served over HTTP by tests/vcs_http.py in this
+process; repositories "on disk" are written into the repositories root with
+the hg and git libraries. Each case runs for both kinds.
+"""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+import sqlalchemy as sa
+from twisted.internet import defer
+
+from kallithead.db import schema as t
+from tests.gitutil import GitWorkdir
+from tests.hgutil import HgWorkdir
+from tests.test_repos import (
+    ACCESS_DENIED,
+    ADMIN_ID,
+    ADMIN_USER,
+    EMPTY_CHANGESET,
+    FIRST_USER_ID,
+    KINDS,
+    RAW_IDS,
+    add_fourth_commit,
+    add_fourth_commit_on_disk,
+    changed_elsewhere,
+    changeset,
+    create,
+    get_repo,
+    group_rows,
+    journal,
+    put_on_disk,
+    regular,
+    repo_rows,
+    repo_shape,
+    repos_root,
+    rescanned,
+    serve_history,
+    user,
+    without_created_on,
+    write_history,
+)
+from tests.vcs_http import VcsHttpServer
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: Any) -> str:
+    return request.param
+
+
+@pytest_twisted.async_yield_fixture
+async def remote(tmp_path: Path) -> AsyncIterator[VcsHttpServer]:
+    served = VcsHttpServer(tmp_path / "remote")
+    await served.start()
+    yield served
+    await served.stop()
+
+
+def with_millis(timestamp: float) -> str:
+    """A Unix time as the server writes datetimes: local, milliseconds cut."""
+    when = datetime.datetime.fromtimestamp(timestamp)
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    if when.microsecond:
+        text += f".{when.microsecond // 1000:03d}"
+    return text
+
+
+# --- pull (T047-T050) ---------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_from_the_stored_clone_uri_brings_new_changesets(
+    server, remote, kind
+):
+    work = serve_history(remote, kind, "upstream")
+    await create(server, "mirror", kind, clone_uri=remote.url(kind, "upstream"))
+    assert (await get_repo(server, "mirror"))["last_changeset"] == changeset(kind, 2)
+    add_fourth_commit(work)
+    reply = await server.call("pull", repoid="mirror")
+    assert reply.result == {"msg": "Pulled from `mirror`", "repository": "mirror"}
+    assert (await get_repo(server, "mirror"))["last_changeset"] == changeset(kind, 3)
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_new_changesets_show_in_get_changesets(server, remote, kind):
+    work = serve_history(remote, kind, "upstream")
+    await create(server, "mirror", kind, clone_uri=remote.url(kind, "upstream"))
+    add_fourth_commit(work)
+    await server.call("pull", repoid="mirror")
+    reply = await server.call("get_changesets", repoid="mirror", start=2)
+    assert reply.result == [changeset(kind, 2), changeset(kind, 3)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_records_push_remote_in_the_journal(server, engine, remote, kind):
+    work = serve_history(remote, kind, "upstream")
+    await create(server, "mirror", kind, clone_uri=remote.url(kind, "upstream"))
+    add_fourth_commit(work)
+    await server.call("pull", repoid="mirror")
+    revisions = RAW_IDS[kind][3] if kind == "hg" else ""
+    assert journal(engine)[-1] == ("admin", "mirror", f"push_remote:{revisions}")
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_with_nothing_new_keeps_the_tip(server, remote, kind):
+    serve_history(remote, kind, "upstream")
+    await create(server, "mirror", kind, clone_uri=remote.url(kind, "upstream"))
+    reply = await server.call("pull", repoid=1)
+    assert reply.result == {"msg": "Pulled from `mirror`", "repository": "mirror"}
+    assert (await get_repo(server, "mirror"))["last_changeset"] == changeset(kind, 2)
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_into_an_empty_repository_with_a_clone_uri_argument(
+    server, remote, kind
+):
+    serve_history(remote, kind, "upstream")
+    await create(server, "target", kind)
+    reply = await server.call(
+        "pull", repoid="target", clone_uri=remote.url(kind, "upstream")
+    )
+    assert reply.result == {"msg": "Pulled from `target`", "repository": "target"}
+    got = await get_repo(server, "target")
+    assert got["last_changeset"] == changeset(kind, 2)
+    reply = await server.call("get_changesets", repoid="target")
+    assert reply.result == [changeset(kind, n) for n in range(3)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_after_update_repo_sets_the_clone_uri(server, remote, kind):
+    serve_history(remote, kind, "upstream")
+    await create(server, "target", kind)
+    await server.call(
+        "update_repo", repoid="target", clone_uri=remote.url(kind, "upstream")
+    )
+    reply = await server.call("pull", repoid="target")
+    assert reply.result == {"msg": "Pulled from `target`", "repository": "target"}
+    assert (await get_repo(server, "target"))["last_changeset"] == changeset(kind, 2)
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_without_clone_uri_of_a_plain_repository_fails(
+    server, tmp_path, kind
+):
+    await rescanned(server, kind, "repo", tmp_path)
+    reply = await server.call("pull", repoid="repo")
+    assert reply.error == "Unable to pull changes from `repo`"
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_of_a_fork_without_clone_uri_pulls_from_its_parent(
+    server, tmp_path, kind
+):
+    work = await rescanned(server, kind, "parent", tmp_path)
+    await server.call("fork_repo", repoid="parent", fork_name="fork")
+    add_fourth_commit_on_disk(server, kind, "parent", work)
+    reply = await server.call("pull", repoid="fork")
+    assert reply.result == {"msg": "Pulled from `fork`", "repository": "fork"}
+    assert (await get_repo(server, "fork"))["last_changeset"] == changeset(kind, 3)
+
+
+@pytest.mark.parametrize("form", ["{path}", "file://{path}"])
+@pytest_twisted.ensureDeferred
+async def test_pull_refuses_a_local_clone_uri_argument(server, remote, kind, form):
+    serve_history(remote, kind, "upstream")
+    await create(server, "target", kind)
+    path = str(remote.path(kind, "upstream"))
+    reply = await server.call("pull", repoid="target", clone_uri=form.format(path=path))
+    assert reply.error == "Unable to pull changes from `target`"
+    reply = await server.call("get_changesets", repoid="target")
+    assert reply.error == "Repository is empty"
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_of_a_fork_refuses_a_local_clone_uri_argument(
+    server, tmp_path, kind
+):
+    work = await rescanned(server, kind, "parent", tmp_path)
+    await server.call("fork_repo", repoid="parent", fork_name="fork")
+    add_fourth_commit_on_disk(server, kind, "parent", work)
+    path = str(repos_root(server) / "parent")
+    reply = await server.call("pull", repoid="fork", clone_uri=path)
+    assert reply.error == "Unable to pull changes from `fork`"
+    assert (await get_repo(server, "fork"))["last_changeset"] == changeset(kind, 2)
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_from_a_missing_remote_fails(server, remote, kind):
+    await create(server, "target", kind)
+    reply = await server.call(
+        "pull", repoid="target", clone_uri=remote.url(kind, "no-such-repo")
+    )
+    assert reply.error == "Unable to pull changes from `target`"
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_unknown_repository_does_not_exist(server):
+    reply = await server.call("pull", repoid="nope")
+    assert reply.error == "repository `nope` does not exist"
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_is_for_admins(server, remote, kind):
+    key = await regular(server)
+    serve_history(remote, kind, "upstream")
+    await create(
+        server,
+        "mine",
+        kind,
+        owner="test-api",
+        clone_uri=remote.url(kind, "upstream"),
+    )
+    reply = await server.call("pull", key=key, repoid="mine")
+    assert reply.error == ACCESS_DENIED
+
+
+# --- rescan_repos (T051, 6.2) ---------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_in_sync_reports_nothing(server, engine, kind):
+    await create(server, "api-repo", kind)
+    await create(server, "grp/inner", kind)
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": [], "removed": []}
+    assert repo_rows(engine) == [(1, "api-repo"), (2, "grp/inner")]
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_on_a_fresh_install_reports_nothing(server):
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": [], "removed": []}
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_adds_a_repository_put_on_disk(server, tmp_path, kind):
+    put_on_disk(server, kind, "ondisk", tmp_path)
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": ["ondisk"], "removed": []}
+    got = await get_repo(server, "ondisk")
+    assert without_created_on(got) == {
+        **repo_shape(
+            1,
+            "ondisk",
+            kind,
+            description="ondisk repository",
+            last_changeset=changeset(kind, 2),
+        ),
+        "members": [
+            {"name": "default", "type": "user", "permission": "repository.read"}
+        ],
+        "followers": [ADMIN_USER],
+    }
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_adds_a_non_bare_git_repository(server, tmp_path):
+    write_history("git", repos_root(server) / "workdir")
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": ["workdir"], "removed": []}
+    got = await get_repo(server, "workdir")
+    assert (got["repo_type"], got["last_changeset"]) == ("git", changeset("git", 2))
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_adds_repositories_of_both_kinds(server, tmp_path):
+    put_on_disk(server, "hg", "one-hg", tmp_path)
+    put_on_disk(server, "git", "two-git", tmp_path)
+    reply = await server.call("rescan_repos")
+    assert sorted(reply.result["added"]) == ["one-hg", "two-git"]
+    assert reply.result["removed"] == []
+    types = {
+        name: (await get_repo(server, name))["repo_type"]
+        for name in ("one-hg", "two-git")
+    }
+    assert types == {"one-hg": "hg", "two-git": "git"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_in_subfolders_creates_the_groups(
+    server, engine, tmp_path, kind
+):
+    put_on_disk(server, kind, "team/sub/deep", tmp_path)
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": ["team/sub/deep"], "removed": []}
+    assert group_rows(engine) == [
+        ("team", None, "team group", ADMIN_ID),
+        ("team/sub", "team", "team/sub group", ADMIN_ID),
+    ]
+    got = await get_repo(server, "team/sub/deep")
+    assert got["last_changeset"] == changeset(kind, 2)
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_takes_the_description_the_repository_holds(
+    server, tmp_path, kind
+):
+    put_on_disk(server, kind, "described", tmp_path)
+    folder = repos_root(server) / "described"
+    if kind == "hg":
+        (folder / ".hg" / "hgrc").write_text("[web]\ndescription = from the repo\n")
+    else:
+        (folder / "description").write_text("from the repo\n")
+    await server.call("rescan_repos")
+    got = await get_repo(server, "described")
+    assert got["description"] == "from the repo"
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_ignores_archived_hidden_and_plain_folders(
+    server, engine, tmp_path, kind
+):
+    put_on_disk(server, kind, "rm__20240101_120000_000001__old", tmp_path)
+    put_on_disk(server, kind, ".hidden", tmp_path)
+    put_on_disk(server, kind, ".secret/inner", tmp_path)
+    put_on_disk(server, kind, "grp/rm__20240101_120000_000002__gone", tmp_path)
+    (repos_root(server) / "plain" / "folder").mkdir(parents=True)
+    (repos_root(server) / "a-file").write_text("not a repository\n")
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": [], "removed": []}
+    assert repo_rows(engine) == []
+    assert group_rows(engine) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_does_not_add_a_repository_twice(server, tmp_path, kind):
+    await rescanned(server, kind, "ondisk", tmp_path)
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": [], "removed": []}
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_reports_a_vanished_folder_but_keeps_the_row(
+    server, engine, kind
+):
+    await create(server, "gone", kind)
+    await create(server, "kept", kind)
+    shutil.rmtree(repos_root(server) / "gone")
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": [], "removed": ["gone"]}
+    assert repo_rows(engine) == [(1, "gone"), (2, "kept")]
+    again = await server.call("rescan_repos", remove_obsolete=False)
+    assert again.result == {"added": [], "removed": ["gone"]}
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_remove_obsolete_deletes_the_rows(server, engine, kind):
+    await create(server, "gone", kind)
+    await create(server, "kept", kind)
+    shutil.rmtree(repos_root(server) / "gone")
+    reply = await server.call("rescan_repos", remove_obsolete=True)
+    assert reply.result == {"added": [], "removed": ["gone"]}
+    assert repo_rows(engine) == [(2, "kept")]
+    reply = await server.call("get_repo", repoid="gone")
+    assert reply.error == "repository `gone` does not exist"
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_remove_obsolete_detaches_forks(server, kind):
+    await create(server, "parent", kind)
+    await server.call("fork_repo", repoid="parent", fork_name="fork")
+    shutil.rmtree(repos_root(server) / "parent")
+    reply = await server.call("rescan_repos", remove_obsolete=True)
+    assert reply.result == {"added": [], "removed": ["parent"]}
+    assert (await get_repo(server, "fork"))["fork_of"] is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_is_for_admins(server):
+    key = await regular(server)
+    reply = await server.call("rescan_repos", key=key)
+    assert reply.error == ACCESS_DENIED
+
+
+# --- invalidate_cache (T053-T055, 6.3) -----------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_invalidate_cache_by_name(server, kind):
+    await create(server, "api-repo", kind)
+    reply = await server.call("invalidate_cache", repoid="api-repo")
+    assert reply.result == {
+        "msg": "Cache for repository `api-repo` was invalidated",
+        "repository": "api-repo",
+    }
+
+
+@pytest_twisted.ensureDeferred
+async def test_invalidate_cache_echoes_a_numeric_repoid(server, kind):
+    await create(server, "first", kind)
+    await create(server, "api-repo", kind)
+    reply = await server.call("invalidate_cache", repoid=2)
+    assert reply.result == {
+        "msg": "Cache for repository `2` was invalidated",
+        "repository": "api-repo",
+    }
+
+
+@pytest_twisted.ensureDeferred
+async def test_last_changeset_follows_a_direct_commit_only_after_invalidate_cache(
+    server, tmp_path, kind
+):
+    work = await rescanned(server, kind, "repo", tmp_path)
+    add_fourth_commit_on_disk(server, kind, "repo", work)
+    assert (await get_repo(server, "repo"))["last_changeset"] == changeset(kind, 2)
+    await server.call("invalidate_cache", repoid="repo")
+    assert (await get_repo(server, "repo"))["last_changeset"] == changeset(kind, 3)
+
+
+@pytest_twisted.ensureDeferred
+async def test_invalidate_cache_marks_the_repositorys_cache_rows_inactive(
+    server, engine, kind
+):
+    await create(server, "api-repo", kind)
+    await create(server, "other", kind)
+    cache = t.cache_invalidation
+    with engine.begin() as c:
+        for key, args in (("a", "api-repo"), ("b", "api-repo"), ("c", "other")):
+            c.execute(
+                cache.insert().values(cache_key=key, cache_args=args, cache_active=True)
+            )
+    await server.call("invalidate_cache", repoid="api-repo")
+    with engine.connect() as c:
+        rows = c.execute(
+            sa.select(cache.c.cache_key, cache.c.cache_active).order_by(
+                cache.c.cache_key
+            )
+        ).all()
+    assert [(row[0], bool(row[1])) for row in rows] == [
+        ("a", False),
+        ("b", False),
+        ("c", True),
+    ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_invalidate_cache_unknown_repository_does_not_exist(server):
+    reply = await server.call("invalidate_cache", repoid="nope")
+    assert reply.error == "repository `nope` does not exist"
+
+
+@pytest_twisted.ensureDeferred
+async def test_invalidate_cache_regular_user_with_read_only_sees_nothing(server, kind):
+    key = await regular(server)
+    await create(server, "api-repo", kind)
+    reply = await server.call("invalidate_cache", key=key, repoid="api-repo")
+    assert reply.error == "repository `api-repo` does not exist"
+
+
+@pytest_twisted.ensureDeferred
+async def test_invalidate_cache_regular_user_with_write_may(server, kind):
+    key = await regular(server)
+    await create(server, "api-repo", kind)
+    await server.call(
+        "grant_user_permission",
+        repoid="api-repo",
+        userid="test-api",
+        perm="repository.write",
+    )
+    reply = await server.call("invalidate_cache", key=key, repoid="api-repo")
+    assert reply.result == {
+        "msg": "Cache for repository `api-repo` was invalidated",
+        "repository": "api-repo",
+    }
+
+
+# --- lock (T056-T064) ------------------------------------------------------------
+
+
+def not_locked(name: str) -> dict[str, Any]:
+    return {
+        "repo": name,
+        "locked": False,
+        "locked_since": None,
+        "locked_by": None,
+        "lock_state_changed": False,
+        "msg": f"Repo `{name}` not locked.",
+    }
+
+
+@pytest_twisted.ensureDeferred
+async def test_lock_query_of_an_unlocked_repository_by_numeric_id(server, kind):
+    await create(server, "api_not_locked", kind)
+    reply = await server.call("lock", repoid=1)
+    assert reply.result == not_locked("api_not_locked")
+
+
+@pytest_twisted.ensureDeferred
+async def test_lock_with_null_locked_is_a_query(server, kind):
+    await create(server, "api-repo", kind)
+    await server.call("lock", repoid="api-repo", locked=True)
+    reply = await server.call("lock", repoid="api-repo", locked=None)
+    assert reply.result["lock_state_changed"] is False
+    assert reply.result["locked"] is True
+
+
+@pytest_twisted.ensureDeferred
+async def test_lock_sets_the_lock_for_the_named_user(server, kind):
+    await create(server, "api-repo", kind)
+    before = time.time()
+    reply = await server.call("lock", userid="admin", repoid="api-repo", locked=True)
+    after = time.time()
+    result = reply.result
+    since = result.pop("locked_since")
+    assert before - 1 <= since <= after + 1
+    assert result == {
+        "repo": "api-repo",
+        "locked": True,
+        "locked_by": "admin",
+        "lock_state_changed": True,
+        "msg": "User `admin` set lock state for repo `api-repo` to `True`",
+    }
+
+
+@pytest_twisted.ensureDeferred
+async def test_lock_query_of_a_locked_repository(server, kind):
+    await create(server, "api-repo", kind)
+    set_reply = await server.call("lock", repoid="api-repo", locked=True)
+    since = set_reply.result["locked_since"]
+    reply = await server.call("lock", repoid="api-repo")
+    assert reply.result == {
+        "repo": "api-repo",
+        "locked": True,
+        "locked_since": str(since),
+        "locked_by": "admin",
+        "lock_state_changed": False,
+        "msg": f'Repo `api-repo` locked by `admin` on `"{with_millis(since)}"`.',
+    }
+
+
+@pytest_twisted.ensureDeferred
+async def test_lock_false_unlocks(server, kind):
+    await create(server, "api-repo", kind)
+    await server.call("lock", repoid="api-repo", locked=True)
+    reply = await server.call("lock", userid="admin", repoid="api-repo", locked=False)
+    assert reply.result == {
+        "repo": "api-repo",
+        "locked": False,
+        "locked_since": None,
+        "locked_by": "admin",
+        "lock_state_changed": True,
+        "msg": "User `admin` set lock state for repo `api-repo` to `False`",
+    }
+    query = await server.call("lock", repoid="api-repo")
+    assert query.result == not_locked("api-repo")
+
+
+@pytest.mark.parametrize(
+    ("locked", "expected"),
+    [("yes", True), (" ON ", True), ("1", True), ("nope", False), (0, False)],
+)
+@pytest_twisted.ensureDeferred
+async def test_lock_reads_words_as_true_or_false(server, kind, locked, expected):
+    await create(server, "api-repo", kind)
+    reply = await server.call("lock", repoid="api-repo", locked=locked)
+    assert (reply.result["locked"], reply.result["msg"]) == (
+        expected,
+        f"User `admin` set lock state for repo `api-repo` to `{expected}`",
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_lock_shows_in_the_repository_object(server, kind):
+    await server.create_user("test-api")
+    await create(server, "api-repo", kind)
+    reply = await server.call("lock", repoid="api-repo", userid="test-api", locked=True)
+    since = reply.result["locked_since"]
+    got = await get_repo(server, "api-repo")
+    assert (got["locked_by"], got["locked_date"]) == (
+        user(FIRST_USER_ID, "test-api"),
+        with_millis(since),
+    )
+    await server.call("lock", repoid="api-repo", locked=False)
+    got = await get_repo(server, "api-repo")
+    assert (got["locked_by"], got["locked_date"]) == (None, None)
+
+
+@pytest_twisted.ensureDeferred
+async def test_lock_unknown_repository_does_not_exist(server):
+    reply = await server.call("lock", repoid="nope", locked=True)
+    assert reply.error == "repository `nope` does not exist"
+
+
+@pytest_twisted.ensureDeferred
+async def test_lock_unknown_user_does_not_exist(server, kind):
+    await create(server, "api-repo", kind)
+    reply = await server.call("lock", repoid="api-repo", userid="nobody")
+    assert reply.error == "user `nobody` does not exist"
+
+
+@pytest_twisted.ensureDeferred
+async def test_lock_regular_user_locks_its_own_repository(server, kind):
+    key = await regular(server)
+    await server.call("create_repo", key=key, repo_name="api_delete_me", repo_type=kind)
+    reply = await server.call("lock", key=key, repoid="api_delete_me", locked=True)
+    result = reply.result
+    assert (result["locked_by"], result["lock_state_changed"], result["msg"]) == (
+        "test-api",
+        True,
+        "User `test-api` set lock state for repo `api_delete_me` to `True`",
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_lock_regular_user_may_name_itself_by_integer_id(server, kind):
+    key = await regular(server)
+    await create(server, "mine", kind, owner="test-api")
+    reply = await server.call(
+        "lock", key=key, repoid="mine", userid=FIRST_USER_ID, locked=True
+    )
+    assert reply.result["locked_by"] == "test-api"
+
+
+@pytest.mark.parametrize("userid", ["admin", "test-api", str(FIRST_USER_ID)])
+@pytest_twisted.ensureDeferred
+async def test_lock_regular_user_naming_a_user_otherwise_is_refused(
+    server, kind, userid
+):
+    key = await regular(server)
+    await create(server, "mine", kind, owner="test-api")
+    reply = await server.call(
+        "lock", key=key, repoid="mine", userid=userid, locked=True
+    )
+    assert reply.error == "userid is not the same as your user"
+
+
+@pytest_twisted.ensureDeferred
+async def test_lock_regular_user_with_read_only_sees_nothing(server, kind):
+    key = await regular(server)
+    await create(server, "api-repo", kind)
+    reply = await server.call("lock", key=key, repoid="api-repo", locked=True)
+    assert reply.error == "repository `api-repo` does not exist"
+    query = await server.call("lock", repoid="api-repo")
+    assert query.result == not_locked("api-repo")
+
+
+# --- get_locks (T065-T070) --------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_locks_without_locks_is_empty(server, kind):
+    key = await regular(server)
+    await create(server, "api-repo", kind)
+    assert (await server.call("get_locks")).result == []
+    assert (await server.call("get_locks", key=key)).result == []
+
+
+async def _locked_by_test_api(server: Any, kind: str) -> tuple[str, float]:
+    """Repository api_delete_me (id 2) made and locked by test-api, next to
+    an unlocked repository (id 1); returns test-api's key and the lock time."""
+    key = await regular(server)
+    await create(server, "unlocked", kind)
+    await server.call("create_repo", key=key, repo_name="api_delete_me", repo_type=kind)
+    reply = await server.call("lock", key=key, repoid="api_delete_me", locked=True)
+    return key, reply.result["locked_since"]
+
+
+def locked_object(kind: str, since: float) -> dict[str, Any]:
+    return {
+        **repo_shape(2, "api_delete_me", kind, owner="test-api"),
+        "locked_by": user(FIRST_USER_ID, "test-api"),
+        "locked_date": with_millis(since),
+    }
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_locks_admin_sees_every_lock(server, kind):
+    _, since = await _locked_by_test_api(server, kind)
+    reply = await server.call("get_locks")
+    assert [without_created_on(r) for r in reply.result] == [locked_object(kind, since)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_locks_of_one_user(server, kind):
+    _, since = await _locked_by_test_api(server, kind)
+    reply = await server.call("get_locks", userid="test-api")
+    assert [without_created_on(r) for r in reply.result] == [locked_object(kind, since)]
+    assert (await server.call("get_locks", userid="admin")).result == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_locks_regular_user_sees_every_lock(server, kind):
+    key, _ = await _locked_by_test_api(server, kind)
+    await server.call("lock", repoid="unlocked", locked=True)
+    reply = await server.call("get_locks", key=key)
+    assert [r["repo_name"] for r in reply.result] == ["unlocked", "api_delete_me"]
+    assert reply.result[0]["locked_by"] == ADMIN_USER
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_locks_regular_user_may_name_itself_by_integer_id(server, kind):
+    key, since = await _locked_by_test_api(server, kind)
+    await server.call("lock", repoid="unlocked", locked=True)
+    reply = await server.call("get_locks", key=key, userid=FIRST_USER_ID)
+    assert [without_created_on(r) for r in reply.result] == [locked_object(kind, since)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_locks_regular_user_naming_another_user_is_refused(server):
+    key = await regular(server)
+    reply = await server.call("get_locks", key=key, userid="admin")
+    assert reply.error == "userid is not the same as your user"
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_locks_unknown_user_does_not_exist(server):
+    reply = await server.call("get_locks", userid="nobody")
+    assert reply.error == "user `nobody` does not exist"
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_refuses_a_local_path_stored_as_clone_uri(
+    server, engine, remote, kind
+):
+    serve_history(remote, kind, "upstream")
+    await create(server, "target", kind)
+    with engine.begin() as c:
+        c.execute(
+            t.repositories.update()
+            .where(t.repositories.c.repo_name == "target")
+            .values(clone_uri=str(remote.path(kind, "upstream")))
+        )
+    reply = await server.call("pull", repoid="target")
+    assert reply.error == "Unable to pull changes from `target`"
+    reply = await server.call("get_changesets", repoid="target")
+    assert reply.error == "Repository is empty"
+
+
+@pytest.mark.parametrize(("flag", "removed"), [("", False), (0, False), (1, True)])
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_remove_obsolete_is_read_as_python_truth(
+    server, engine, kind, flag, removed
+):
+    await create(server, "gone", kind)
+    shutil.rmtree(repos_root(server) / "gone")
+    reply = await server.call("rescan_repos", remove_obsolete=flag)
+    assert reply.result == {"added": [], "removed": ["gone"]}
+    assert repo_rows(engine) == ([] if removed else [(1, "gone")])
+
+
+# --- a repository whose folder went away -------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_invalidate_cache_of_a_repository_without_folder_fails(server, kind):
+    await create(server, "gone", kind)
+    shutil.rmtree(repos_root(server) / "gone")
+    reply = await server.call("invalidate_cache", repoid="gone")
+    assert reply.error == "Error occurred during cache invalidation action"
+
+
+@pytest_twisted.ensureDeferred
+async def test_pull_into_a_repository_without_folder_fails(server, remote, kind):
+    serve_history(remote, kind, "upstream")
+    await create(server, "gone", kind, clone_uri=remote.url(kind, "upstream"))
+    shutil.rmtree(repos_root(server) / "gone")
+    reply = await server.call("pull", repoid="gone")
+    assert reply.error == "Unable to pull changes from `gone`"
+    assert not (repos_root(server) / "gone").exists()
+
+
+@pytest_twisted.ensureDeferred
+async def test_delete_repo_whose_folder_went_away_removes_the_row(server, engine, kind):
+    await create(server, "gone", kind)
+    shutil.rmtree(repos_root(server) / "gone")
+    reply = await server.call("delete_repo", repoid="gone")
+    assert reply.result == {"msg": "Deleted repository `gone`", "success": True}
+    assert repo_rows(engine) == []
+
+
+# --- get_repos shows every change at once ------------------------------------------
+
+
+async def listed(server: Any, name: str) -> dict[str, Any]:
+    """The object of repository ``name`` in the admin's get_repos."""
+    reply = await server.call("get_repos")
+    [found] = [r for r in reply.result if r["repo_name"] == name]
+    return found
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_repos_shows_the_tip_after_a_pull(server, remote, kind):
+    work = serve_history(remote, kind, "upstream")
+    await create(server, "mirror", kind, clone_uri=remote.url(kind, "upstream"))
+    assert (await listed(server, "mirror"))["last_changeset"] == changeset(kind, 2)
+    add_fourth_commit(work)
+    await server.call("pull", repoid="mirror")
+    assert (await listed(server, "mirror"))["last_changeset"] == changeset(kind, 3)
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_repos_shows_the_tip_after_invalidate_cache(server, tmp_path, kind):
+    work = await rescanned(server, kind, "repo", tmp_path)
+    assert (await listed(server, "repo"))["last_changeset"] == changeset(kind, 2)
+    add_fourth_commit_on_disk(server, kind, "repo", work)
+    await server.call("invalidate_cache", repoid="repo")
+    assert (await listed(server, "repo"))["last_changeset"] == changeset(kind, 3)
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_repos_shows_a_lock_and_its_release(server, kind):
+    await create(server, "api-repo", kind)
+    assert (await listed(server, "api-repo"))["locked_by"] is None
+    await server.call("lock", repoid="api-repo", locked=True)
+    assert (await listed(server, "api-repo"))["locked_by"] == ADMIN_USER
+    await server.call("lock", repoid="api-repo", locked=False)
+    assert (await listed(server, "api-repo"))["locked_by"] is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_repos_shows_a_change_made_by_another_process(server, engine, kind):
+    await create(server, "api-repo", kind)
+    assert (await listed(server, "api-repo"))["description"] == "api-repo"
+    with engine.begin() as c:
+        c.execute(
+            t.repositories.update()
+            .where(t.repositories.c.repo_name == "api-repo")
+            .values(description="changed elsewhere")
+        )
+    await changed_elsewhere(server, engine)
+    assert (await listed(server, "api-repo"))["description"] == "changed elsewhere"
+
+
+# --- rescan_repos: what is a repository (6.2) ---------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_skips_a_folder_with_a_removal_marker(
+    server, engine, tmp_path, kind
+):
+    put_on_disk(server, kind, "marked", tmp_path)
+    marker = "rm__.hg" if kind == "hg" else "rm__.git"
+    (repos_root(server) / "marked" / marker).write_text("")
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": [], "removed": []}
+    assert repo_rows(engine) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_skips_a_folder_that_is_both_kinds(server, engine):
+    folder = repos_root(server) / "both"
+    HgWorkdir(folder)
+    GitWorkdir(folder).close()
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": [], "removed": []}
+    assert repo_rows(engine) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_does_not_look_inside_a_repository(
+    server, engine, tmp_path, kind
+):
+    put_on_disk(server, kind, "outer", tmp_path)
+    other = "git" if kind == "hg" else "hg"
+    put_on_disk(server, other, "outer/inner", tmp_path)
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": ["outer"], "removed": []}
+    assert repo_rows(engine) == [(1, "outer")]
+    assert group_rows(engine) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_rescans_add_a_repository_once(server, engine, tmp_path, kind):
+    put_on_disk(server, kind, "ondisk", tmp_path)
+    replies = await defer.gatherResults(
+        [defer.ensureDeferred(server.call("rescan_repos")) for _ in range(3)]
+    )
+    added = [name for reply in replies for name in reply.result["added"]]
+    assert added == ["ondisk"]
+    assert repo_rows(engine) == [(1, "ondisk")]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_repository_made_again_after_its_folder_vanished_starts_empty(
+    server, engine, remote, kind
+):
+    serve_history(remote, kind, "upstream")
+    await create(server, "again", kind, clone_uri=remote.url(kind, "upstream"))
+    shutil.rmtree(repos_root(server) / "again")
+    await server.call("rescan_repos", remove_obsolete=True)
+    await create(server, "again", kind)
+    got = await get_repo(server, "again")
+    assert got["last_changeset"] == EMPTY_CHANGESET
+    reply = await server.call("get_changesets", repoid="again")
+    assert reply.error == "Repository is empty"
