@@ -222,18 +222,6 @@ class Repositories:
             await self.store.forget(record.repo_id)
             raise
 
-    async def adopt(self, fields: Mapping[str, Any], owner_id: int) -> RepoRecord:
-        """Register a repository that is already on disk (found by a rescan)."""
-        record = await self.store.reserve(
-            fields, parent_of(fields["repo_name"]), owner_id
-        )
-        try:
-            tip = await self.pool.run(self._tip, record.repo_name, record.repo_type)
-            return await self.store.mark_created(record, tip.summary, tip.date)
-        except BaseException:
-            await self.store.forget(record.repo_id)
-            raise
-
     def path_of(self, record: RepoRecord) -> Path:
         return self.root.path_of(record.repo_name)
 
@@ -340,5 +328,23 @@ class Repositories:
     async def scan(self) -> list[Found]:
         return await self.pool.run(lambda: list(self.root.scan()))
 
-    def description_of(self, found: Found) -> str | None:
-        return self._open(found.name, found.alias).description()
+    def describe_found(self, found: list[Found]) -> list[tuple[str | None, Tip]]:
+        """Description and tip of each repository found by a scan (runs on a
+        VCS thread). A repository that cannot be read gets neither."""
+        described = []
+        for repository in found:
+            try:
+                opened = self.backends[repository.alias].open(
+                    self.root.path_of(repository.name)
+                )
+                tip = opened.tip()
+                described.append(
+                    (
+                        opened.description(),
+                        Tip(changeset_summary(tip), tip.date if tip else None),
+                    )
+                )
+            except VcsError:
+                log.warn("Rescan cannot read {name}", name=repository.name)
+                described.append((None, Tip(None, None)))
+        return described

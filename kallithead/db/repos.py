@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from kallithead.auth.permissions import ID_BY_NAME
 from kallithead.db import grants
 from kallithead.db import schema as t
 from kallithead.db.access import AccessWriter, bump_access_token
@@ -310,6 +311,89 @@ def insert_repo(
     return record
 
 
+def adopt_repos(
+    conn: Connection, entries: list[dict[str, Any]], owner_id: int
+) -> list[str]:
+    """Register many repositories found on disk in one transaction.
+
+    Each entry holds column values, ``changeset_cache`` (JSON text or None)
+    and ``updated_on`` included. Names already taken, or inside another
+    repository's folder, are skipped. Returns the names added, in order.
+    """
+    known = set(conn.execute(sa.select(repos.c.repo_name)).scalars())
+    groups: dict[str, int] = {}
+    locking: dict[int, bool] = {}
+    for group_name, group_id, flag in conn.execute(
+        sa.select(
+            t.repo_groups.c.group_name,
+            t.repo_groups.c.group_id,
+            t.repo_groups.c.enable_locking,
+        )
+    ):
+        groups[group_name] = group_id
+        locking[group_id] = bool(flag)
+    now = datetime.datetime.now()
+    rows = []
+    for entry in entries:
+        name = entry["repo_name"]
+        path = name.rpartition("/")[0]
+        parts = path.split("/") if path else []
+        inside_repo = any("/".join(parts[: n + 1]) in known for n in range(len(parts)))
+        if name in known or inside_repo:
+            continue
+        group_id = groups.get(path) if path else None
+        if path and group_id is None:
+            group_id = ensure_groups(conn, path)
+            groups[path] = group_id
+            locking[group_id] = False
+        values = dict(entry, group_id=group_id, created_on=now)
+        if values.get("updated_on") is None:
+            values["updated_on"] = now
+        if group_id is not None:
+            values["enable_locking"] = bool(locking.get(group_id))
+        rows.append(values)
+        known.add(name)
+    if not rows:
+        return []
+
+    conn.execute(repos.insert(), rows)
+    added = [row["repo_name"] for row in rows]
+    ids: dict[str, int] = {}
+    for start in range(0, len(added), 500):
+        chunk = added[start : start + 500]
+        query = sa.select(repos.c.repo_name, repos.c.repo_id).where(
+            repos.c.repo_name.in_(chunk)
+        )
+        ids.update((name, repo_id) for name, repo_id in conn.execute(query))
+    default_id = grants.default_user_id(conn)
+    public = ID_BY_NAME[grants.default_level(conn, "repository")]
+    hidden = ID_BY_NAME["repository.none"]
+    conn.execute(
+        t.repo_to_perm.insert(),
+        [
+            {
+                "user_id": default_id,
+                "repository_id": ids[row["repo_name"]],
+                "permission_id": hidden if row.get("private") else public,
+            }
+            for row in rows
+        ],
+    )
+    conn.execute(
+        t.user_followings.insert(),
+        [
+            {
+                "user_id": owner_id,
+                "follows_repository_id": ids[name],
+                "follows_from": now,
+            }
+            for name in added
+        ],
+    )
+    bump_access_token(conn)
+    return added
+
+
 def _level_word(permission_id: int) -> str:
     from kallithead.auth.permissions import NAME_BY_ID
 
@@ -590,6 +674,11 @@ class RepoStore(AccessWriter):
             if holder is not None:
                 raise RepoNameTaken(is_fork=holder[1] is not None) from None
             raise
+
+    async def adopt_many(
+        self, entries: list[dict[str, Any]], owner_id: int
+    ) -> list[str]:
+        return await self._write("adopt_repos", adopt_repos, entries, owner_id)
 
     async def mark_created(
         self, record: RepoRecord, cache: dict[str, Any] | None, updated_on: Any

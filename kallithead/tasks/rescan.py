@@ -9,6 +9,7 @@ for another waits for the running one and then starts its own.
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from kallithead.db.repos import STATE_PENDING, RepoNameTaken, RepoStore
+from kallithead.db.repos import STATE_CREATED, STATE_PENDING, RepoStore
 from kallithead.db.settings import SettingsStore, as_bool
 from kallithead.repositories import Repositories
 from kallithead.vcs.layout import Found, InvalidName, check_name
@@ -64,6 +65,7 @@ class Scanner:
         outcome = Outcome()
 
         on_disk = set()
+        new: list[Found] = []
         for repository in found:
             try:
                 check_name(repository.name)
@@ -74,8 +76,10 @@ class Scanner:
                 )
                 continue
             on_disk.add(repository.name)
-            if repository.name not in known and await self._add(repository):
-                outcome.added.append(repository.name)
+            if repository.name not in known:
+                new.append(repository)
+        if new:
+            outcome.added = await self._add(new)
 
         # Rows being created right now have no folder yet: leave them alone.
         pending = {n for n, r in known.items() if r.repo_state == STATE_PENDING}
@@ -95,30 +99,41 @@ class Scanner:
                     log.failure("Rescan could not remove {name}", name=name)
         return outcome
 
-    async def _add(self, found: Found) -> bool:
+    async def _add(self, new: list[Found]) -> list[str]:
+        """Register repositories found on disk: one pass over them on a VCS
+        thread (description and tip), one transaction for all their rows."""
         repositories = self._repositories
-        description = await repositories.pool.run(repositories.description_of, found)
-        if not description or description == "unknown":
-            description = f"{found.name} repository"
+        details = await repositories.pool.run(repositories.describe_found, new)
         defaults = await self._settings.all()
         owner_id = await self._first_admin()
-        fields = {
-            "repo_name": found.name,
-            "repo_type": found.alias,
-            "user_id": owner_id,
-            "description": description,
-            "private": as_bool(defaults.get("default_repo_private")),
-            "clone_uri": None,
-            "landing_revision": "rev:tip",
-            "statistics": as_bool(defaults.get("default_repo_enable_statistics")),
-            "downloads": as_bool(defaults.get("default_repo_enable_downloads")),
-            "enable_locking": as_bool(defaults.get("default_repo_enable_locking")),
-        }
-        try:
-            await repositories.adopt(fields, owner_id)
-        except RepoNameTaken:
-            return False
-        return True
+        entries = []
+        for found, (description, tip) in zip(new, details, strict=True):
+            if not description or description == "unknown":
+                description = f"{found.name} repository"
+            entries.append(
+                {
+                    "repo_name": found.name,
+                    "repo_type": found.alias,
+                    "repo_state": STATE_CREATED,
+                    "user_id": owner_id,
+                    "description": description,
+                    "private": as_bool(defaults.get("default_repo_private")),
+                    "clone_uri": None,
+                    "landing_revision": "rev:tip",
+                    "statistics": as_bool(
+                        defaults.get("default_repo_enable_statistics")
+                    ),
+                    "downloads": as_bool(defaults.get("default_repo_enable_downloads")),
+                    "enable_locking": as_bool(
+                        defaults.get("default_repo_enable_locking")
+                    ),
+                    "changeset_cache": (
+                        json.dumps(tip.summary) if tip.summary is not None else None
+                    ),
+                    "updated_on": tip.date,
+                }
+            )
+        return await self.store.adopt_many(entries, owner_id)
 
 
 class RescanTimer:
