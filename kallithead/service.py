@@ -7,6 +7,7 @@ then the database pool finishes its queue and closes.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from twisted.application.service import MultiService
@@ -112,6 +113,9 @@ class KallitheadService(MultiService):
         d.addCallbacks(self._listening, self._cannot_listen)
 
     def _listening(self, port: IListeningPort) -> None:
+        # Everything built so far lives as long as the process: keep the
+        # garbage collector from walking it again and again (shorter pauses).
+        gc.freeze()
         self.port = port
         log.info("kallithead listening on {address}", address=_describe(port.getHost()))
         self.listening.callback(port)
