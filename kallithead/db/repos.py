@@ -31,6 +31,7 @@ from kallithead.errors import Refused
 
 STATE_CREATED = "repo_state_created"
 STATE_PENDING = "repo_state_pending"
+RESERVE_ATTEMPTS = 3
 
 
 class ParentIsRepository(Refused):
@@ -657,23 +658,29 @@ class RepoStore(AccessWriter):
         copy_group_permissions: bool = False,
         copy_from_repo: int | None = None,
     ) -> RepoRecord:
-        try:
-            return await self._write(
-                "reserve_repo",
-                insert_repo,
-                fields,
-                group_path,
-                copy_group_permissions,
-                copy_from_repo,
-                follower_id,
-            )
-        except sa.exc.IntegrityError:
-            holder = await self._db.run(
-                "repo_name_holder", _name_holder, fields["repo_name"]
-            )
-            if holder is not None:
-                raise RepoNameTaken(is_fork=holder[1] is not None) from None
-            raise
+        """Reserve the name; a conflict with a request racing this one is
+        either the same name (taken) or a repository group both created:
+        then the group exists now, and the next attempt uses it."""
+        for attempt in range(1, RESERVE_ATTEMPTS + 1):
+            try:
+                return await self._write(
+                    "reserve_repo",
+                    insert_repo,
+                    fields,
+                    group_path,
+                    copy_group_permissions,
+                    copy_from_repo,
+                    follower_id,
+                )
+            except sa.exc.IntegrityError:
+                holder = await self._db.run(
+                    "repo_name_holder", _name_holder, fields["repo_name"]
+                )
+                if holder is not None:
+                    raise RepoNameTaken(is_fork=holder[1] is not None) from None
+                if attempt == RESERVE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     async def adopt_many(
         self, entries: list[dict[str, Any]], owner_id: int
