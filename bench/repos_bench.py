@@ -21,7 +21,9 @@ and stops it with SIGTERM when the part is done:
    ``rescan_repos``.
 3. ``create_repo``, 50 hg and 50 git repositories one after the other.
 4. ``rescan_repos`` over 1,000 empty repositories on disk (half hg, half git,
-   a quarter inside folders): once adding them all, once with nothing new.
+   a quarter inside folders): once adding them all, once with nothing new;
+   then, in a fresh daemon, 1,000 repositories holding one commit each
+   (empty ones are recognised without opening them; these are not).
 
 Throughput comes from ``bench/api_bench.py``'s load generators (wrk when it
 is on PATH); each workload and concurrency runs ``--runs`` times and the
@@ -461,9 +463,20 @@ def empty_templates(folder: Path) -> tuple[Path, Path]:
     return hg_template, git_template
 
 
+def one_commit_templates(folder: Path) -> tuple[Path, Path]:
+    """One hg and one bare git repository holding a single commit of one
+    file, to copy from."""
+    hg_template = folder / "one-hg"
+    git_template = folder / "one-git"
+    build_hg(hg_template, 1, 1)
+    build_git(git_template, 1, 1)
+    return hg_template, git_template
+
+
 def lay_out_empty(root: Path, templates: tuple[Path, Path], count: int) -> None:
-    """``count`` empty repositories, alternately hg and git; every fourth
-    one inside one of ten folders."""
+    """``count`` copies of the templates (empty repositories unless the
+    templates hold history), alternately hg and git; every fourth one inside
+    one of ten folders."""
     for number in range(count):
         kind = "hg" if number % 2 == 0 else "git"
         name = f"scan-{kind}{number:04d}"
@@ -652,6 +665,16 @@ class Bench:
             )
             if len(daemon.call("get_repos")) != count:
                 raise BenchError("get_repos does not list every rescanned repository")
+        # Repositories with history are opened one by one to read their tip.
+        templates = one_commit_templates(self.scratch / "one-commit")
+        with self.daemon("rescan-history") as daemon:
+            lay_out_empty(daemon.repos_root, templates, count)
+            elapsed, outcome = daemon.timed_call("rescan_repos")
+            if len(outcome["added"]) != count:
+                raise BenchError(f"rescan_repos added {len(outcome['added'])}")
+            self.results.timed.append(
+                Timed("rescan_repos, all new, 1 commit each", count, (elapsed,))
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -779,7 +802,11 @@ def print_goals(results: Results, sizes: Sizes) -> None:
                 f">= {speedup:.0f}x",
                 ratio >= speedup,
             )
-    for label in ("rescan_repos, all new", "rescan_repos, none new"):
+    for label in (
+        "rescan_repos, all new",
+        "rescan_repos, none new",
+        "rescan_repos, all new, 1 commit each",
+    ):
         timed = results.time(label, sizes.rescanned)
         if timed is None:
             continue
@@ -842,6 +869,9 @@ def print_growth(results: Results, sizes: Sizes) -> None:
 
 # ---------------------------------------------------------------------------
 
+# The parts of a run, in the order they run.
+PARTS = ("get_repos", "content", "rescan")
+
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -859,6 +889,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=("auto", "wrk", "python"),
         default="auto",
         help="load generator: wrk if on PATH, else python (auto)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        help="run only this part (repeatable; default: every part)",
     )
     return parser.parse_args(argv)
 
@@ -887,10 +923,14 @@ def run(options: argparse.Namespace) -> None:
             " the median run by req/s is kept"
         )
         bench = Bench(sizes, generator, scratch, results)
-        for count in sizes.get_repos:
-            bench.get_repos(count)
-        bench.content_and_creation()
-        bench.rescan()
+        parts = options.only or PARTS
+        if "get_repos" in parts:
+            for count in sizes.get_repos:
+                bench.get_repos(count)
+        if "content" in parts:
+            bench.content_and_creation()
+        if "rescan" in parts:
+            bench.rescan()
 
     print_tables(results)
     print_goals(results, sizes)

@@ -334,13 +334,12 @@ class Repositories:
         described = []
         for repository in found:
             try:
-                opened = self.backends[repository.alias].open(
+                description, tip = self.backends[repository.alias].describe(
                     self.root.path_of(repository.name)
                 )
-                tip = opened.tip()
                 described.append(
                     (
-                        opened.description(),
+                        description,
                         Tip(changeset_summary(tip), tip.date if tip else None),
                     )
                 )

@@ -23,6 +23,9 @@ from typing import Any
 import pytest
 import pytest_twisted
 import sqlalchemy as sa
+from dulwich.repo import Repo
+from mercurial import hg
+from mercurial import ui as hg_ui
 from twisted.internet import defer
 
 from kallithead.db import schema as t
@@ -319,6 +322,42 @@ async def test_rescan_repos_takes_the_description_the_repository_holds(
     await server.call("rescan_repos")
     got = await get_repo(server, "described")
     assert got["description"] == "from the repo"
+
+
+def put_empty_on_disk(kind: str, folder: Path, description: str | None) -> None:
+    """An empty repository made with the library (hg with a working
+    directory, git bare), holding ``description`` where its kind keeps one."""
+    if kind == "hg":
+        ui = hg_ui.ui()
+        ui.setconfig(b"ui", b"quiet", b"true")
+        hg.repository(ui, bytes(folder), create=True).close()
+        if description is not None:
+            hgrc = f"[web]\ndescription = {description}\n"
+            (folder / ".hg" / "hgrc").write_text(hgrc)
+    else:
+        Repo.init_bare(str(folder), mkdir=True).close()
+        if description is not None:
+            (folder / "description").write_text(description + "\n")
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_adds_empty_repositories_with_their_descriptions(
+    server, kind
+):
+    put_empty_on_disk(kind, repos_root(server) / "plain", None)
+    put_empty_on_disk(kind, repos_root(server) / "told", "Büro tools")
+    reply = await server.call("rescan_repos")
+    assert sorted(reply.result["added"]) == ["plain", "told"]
+    plain = without_created_on(await get_repo(server, "plain"))
+    told = without_created_on(await get_repo(server, "told"))
+    assert (plain["description"], plain["last_changeset"]) == (
+        "plain repository",
+        EMPTY_CHANGESET,
+    )
+    assert (told["description"], told["last_changeset"]) == (
+        "Büro tools",
+        EMPTY_CHANGESET,
+    )
 
 
 @pytest_twisted.ensureDeferred

@@ -1011,3 +1011,63 @@ def test_pull_failure_is_a_vcs_error_that_hides_credentials(tmp_path: Path) -> N
         with pytest.raises(VcsError):
             repo.pull(str(tmp_path / "nowhere"))
         assert repo.tip() is None
+
+
+# What a rescan reads: description and tip, the quick way where it can.
+
+
+def test_describe_an_empty_repository(tmp_path: Path) -> None:
+    BACKEND.create(tmp_path / "new")
+    assert BACKEND.describe(tmp_path / "new") == (None, None)
+
+
+def test_describe_an_empty_repository_with_a_description(tmp_path: Path) -> None:
+    BACKEND.create(tmp_path / "new")
+    (tmp_path / "new" / "description").write_text("Büro\n")
+    assert BACKEND.describe(tmp_path / "new") == ("Büro", None)
+
+
+def test_describe_a_repository_with_history(history_path: Path) -> None:
+    (history_path / "description").write_text("kept\n")
+    description, tip = BACKEND.describe(history_path)
+    assert description == "kept"
+    assert tip is not None and (tip.raw_id, tip.revision) == (M, 3)
+
+
+def test_describe_a_repository_whose_refs_are_all_packed(
+    history_path: Path,
+) -> None:
+    with Repo(str(history_path)) as repo:
+        repo.refs.pack_refs(all=True)
+    assert not any(p.is_file() for p in (history_path / "refs").rglob("*"))
+    _description, tip = BACKEND.describe(history_path)
+    assert tip is not None and tip.raw_id == M
+
+
+def test_describe_a_repository_with_a_detached_head_only(tmp_path: Path) -> None:
+    path = tmp_path / "detached"
+    BACKEND.create(path)
+    with Repo(str(path)) as repo:
+        raw_ids = build_history(repo)
+        for name in list(repo.refs.keys()):
+            if name != b"HEAD":
+                del repo.refs[name]
+        repo.refs.remove_if_equals(b"HEAD", None)
+        repo.refs[b"HEAD"] = raw_ids["B"].encode()
+    assert (path / "HEAD").read_text().strip() == raw_ids["B"]
+    _description, tip = BACKEND.describe(path)
+    assert tip is not None and tip.raw_id == raw_ids["B"]
+
+
+def test_describe_a_working_copy(tmp_path: Path) -> None:
+    make_source(tmp_path / "work", bare=False)
+    (tmp_path / "work" / ".git" / "description").write_text("working copy\n")
+    description, tip = BACKEND.describe(tmp_path / "work")
+    assert description == "working copy"
+    assert tip is not None and tip.raw_id == M
+
+
+def test_describe_an_empty_working_copy(tmp_path: Path) -> None:
+    Repo.init(str(tmp_path / "work"), mkdir=True).close()
+    (tmp_path / "work" / ".git" / "description").write_text("nothing yet\n")
+    assert BACKEND.describe(tmp_path / "work") == ("nothing yet", None)

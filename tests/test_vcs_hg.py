@@ -178,3 +178,39 @@ def test_description_from_the_repository_config(tmp_path):
     assert BACKEND.open(tmp_path / "r").description() is None
     (tmp_path / "r" / ".hg" / "hgrc").write_text("[web]\ndescription = Büro\n")
     assert BACKEND.open(tmp_path / "r").description() == "Büro"
+
+
+# What a rescan reads: description and tip, the quick way where it can.
+
+
+def test_describe_an_empty_repository(tmp_path):
+    BACKEND.create(tmp_path / "r")
+    assert BACKEND.describe(tmp_path / "r") == (None, None)
+
+
+def test_describe_an_empty_repository_with_a_description(tmp_path):
+    BACKEND.create(tmp_path / "r")
+    (tmp_path / "r" / ".hg" / "hgrc").write_text("[web]\ndescription = Büro\n")
+    assert BACKEND.describe(tmp_path / "r") == ("Büro", None)
+
+
+def test_describe_a_repository_with_history(history, tmp_path):
+    work, (_first, _second, third) = history
+    (work.path / ".hg" / "hgrc").write_text("[web]\ndescription = kept\n")
+    description, tip = BACKEND.describe(work.path)
+    assert (description, tip.raw_id, tip.revision) == ("kept", third, 2)
+
+
+def test_describe_a_repository_with_history_and_no_hgrc(history):
+    work, (_first, _second, third) = history
+    assert not (work.path / ".hg" / "hgrc").exists()
+    description, tip = BACKEND.describe(work.path)
+    assert (description, tip.raw_id) == (None, third)
+
+
+def test_describe_a_broken_repository_is_a_vcs_error(tmp_path):
+    BACKEND.create(tmp_path / "r")
+    (tmp_path / "r" / ".hg" / "requires").write_text("no-such-requirement\n")
+    (tmp_path / "r" / ".hg" / "hgrc").write_text("[web]\ndescription = x\n")
+    with pytest.raises(VcsError):
+        BACKEND.describe(tmp_path / "r")

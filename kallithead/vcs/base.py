@@ -155,3 +155,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def open(self, path: Path) -> Repository:
         """Open the repository at ``path``; raises VcsError if there is none."""
+
+    def describe(self, path: Path) -> tuple[str | None, Changeset | None]:
+        """The description and the tip of the repository at ``path``, for a
+        rescan; backends may answer without opening it fully, and the tip
+        may lack its tags and bookmarks (a summary does not show them)."""
+        repository = self.open(path)
+        return repository.description(), repository.tip()

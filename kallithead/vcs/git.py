@@ -17,6 +17,7 @@ import bisect
 import datetime
 import heapq
 import itertools
+import os
 import shutil
 import stat
 import threading
@@ -555,14 +556,34 @@ class GitRepository(Repository):
 
     def description(self) -> str | None:
         with self._operation("reading the description"):
-            try:
-                raw = (Path(self._repo.controldir()) / "description").read_bytes()
-            except FileNotFoundError:
-                return None
-            text = _text(raw).strip()
-            if not text or text.startswith(PLACEHOLDER_DESCRIPTION):
-                return None
-            return text
+            return _read_description(Path(self._repo.controldir()))
+
+
+def _read_description(control: Path) -> str | None:
+    """The text of a repository's ``description`` file, unless it is
+    missing, empty or git's placeholder."""
+    try:
+        raw = (control / "description").read_bytes()
+    except FileNotFoundError:
+        return None
+    text = _text(raw).strip()
+    if not text or text.startswith(PLACEHOLDER_DESCRIPTION):
+        return None
+    return text
+
+
+def _has_no_refs(control: Path) -> bool:
+    """Whether a repository's control folder holds no ref at all and a
+    symbolic HEAD: then it has no commits to read."""
+    if (control / "HEAD").read_bytes()[:5] != b"ref: ":
+        return False
+    packed = control / "packed-refs"
+    if packed.exists() and packed.stat().st_size:
+        return False
+    for _folder, _subfolders, files in os.walk(control / "refs"):
+        if files:
+            return False
+    return True
 
 
 class GitBackend(Backend):
@@ -615,6 +636,19 @@ class GitBackend(Backend):
         if not self.is_repository(path):
             raise VcsError(f"{path} is not a git repository")
         return GitRepository(path)
+
+    def describe(self, path: Path) -> tuple[str | None, Changeset | None]:
+        # A repository without refs has no commits: its description is all
+        # a rescan needs, and it is one file (opening with dulwich and
+        # walking the history costs far more over many new repositories).
+        control = path / ".git" if (path / ".git").is_dir() else path
+        try:
+            if _has_no_refs(control):
+                return _read_description(control), None
+        except OSError:
+            pass
+        with self.open(path) as repository:
+            return repository.description(), repository.tip()
 
 
 BACKEND = GitBackend()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,20 +50,29 @@ def _s(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
+_base_ui: Any = None
+_base_ui_lock = threading.Lock()
+
+
 def _ui() -> Any:
     """A quiet, non-interactive ui that reads no user or system hgrc.
 
     Only Mercurial's own bundled defaults are loaded (some of them are needed
-    to exchange changesets at all).
+    to exchange changesets at all). Parsing them costs about a millisecond,
+    so they are parsed once and every caller gets its own copy.
     """
-    ui = uimod.ui()
-    for resource in uimod.rcutil.default_rc_resources():
-        ui.read_resource_config(resource, trust=True)
-    ui.setconfig(b"ui", b"interactive", b"false")
-    ui.setconfig(b"ui", b"quiet", b"true")
-    ui.setconfig(b"ui", b"paginate", b"false")
-    ui.setconfig(b"progress", b"disable", b"true")
-    return ui
+    global _base_ui
+    with _base_ui_lock:
+        if _base_ui is None:
+            ui = uimod.ui()
+            for resource in uimod.rcutil.default_rc_resources():
+                ui.read_resource_config(resource, trust=True)
+            ui.setconfig(b"ui", b"interactive", b"false")
+            ui.setconfig(b"ui", b"quiet", b"true")
+            ui.setconfig(b"ui", b"paginate", b"false")
+            ui.setconfig(b"progress", b"disable", b"true")
+            _base_ui = ui
+        return _base_ui.copy()
 
 
 _HG_ERRORS = (hgerror.Abort, hgerror.RepoError, hgerror.StorageError, OSError)
@@ -121,7 +131,7 @@ class MercurialRepository(Repository):
         self._repo.invalidate()
         self._repo.invalidatevolatilesets()
 
-    def _changeset(self, ctx: Any) -> Changeset:
+    def _changeset(self, ctx: Any, *, with_refs: bool = True) -> Changeset:
         timestamp = ctx.date()[0]
         return Changeset(
             raw_id=_s(ctx.hex()),
@@ -130,15 +140,18 @@ class MercurialRepository(Repository):
             author=_s(ctx.user()),
             date=datetime.datetime.fromtimestamp(timestamp),
             branch=_s(ctx.branch()),
-            tags=tuple(_s(tag) for tag in ctx.tags()),
-            bookmarks=tuple(_s(mark) for mark in ctx.bookmarks()),
+            # Reading the tags means reading .hgtags and the tags cache.
+            tags=tuple(_s(tag) for tag in ctx.tags()) if with_refs else (),
+            bookmarks=tuple(_s(mark) for mark in ctx.bookmarks()) if with_refs else (),
             parents=tuple(_s(p.hex()) for p in ctx.parents() if p.rev() != -1),
         )
 
-    def tip(self) -> Changeset | None:
+    def tip(self, *, with_refs: bool = True) -> Changeset | None:
+        """The newest changeset; without its tags and bookmarks if
+        ``with_refs`` is false (cheaper, and all a summary needs)."""
         if not len(self._repo):
             return None
-        return self._changeset(self._repo[len(self._repo) - 1])
+        return self._changeset(self._repo[len(self._repo) - 1], with_refs=with_refs)
 
     def _ctx(self, revision: str) -> Any:
         if not len(self._repo):
@@ -222,6 +235,24 @@ class MercurialBackend(Backend):
 
     def open(self, path: Path) -> Repository:
         return MercurialRepository(path)
+
+    def describe(self, path: Path) -> tuple[str | None, Changeset | None]:
+        # Opening a repository with the library costs about a millisecond; a
+        # rescan of many new, empty repositories would spend most of its time
+        # there. A store holding no changelog has no changesets, and without
+        # its own hgrc (or a share) the repository has no description either.
+        control = path / ".hg"
+        try:
+            store = list(os.scandir(control / "store"))
+            plain = not any(
+                (control / name).exists() for name in ("hgrc", "sharedpath")
+            )
+        except OSError:
+            plain = False
+        if plain and not any(entry.name.startswith("00changelog") for entry in store):
+            return None, None
+        repository = MercurialRepository(path)
+        return repository.description(), repository.tip(with_refs=False)
 
 
 BACKEND = MercurialBackend()
