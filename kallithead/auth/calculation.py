@@ -26,9 +26,10 @@ from kallithead.auth.permissions import (
     stronger,
     strongest_per_family,
 )
+from kallithead.db import grants
 from kallithead.db import schema as t
-
-DEFAULT_USERNAME = "default"
+from kallithead.db.grants import GrantTable
+from kallithead.db.names import DEFAULT_USERNAME
 
 
 def _default_user_id() -> sa.ScalarSelect:
@@ -67,19 +68,19 @@ def global_permissions(conn: Connection, user_id: int, admin: bool) -> frozenset
 
 @dataclass(frozen=True)
 class _ObjectKind:
-    """Where the grants on one kind of object live."""
+    """One kind of object: its table, and the grant tables that name it.
+
+    The grant tables are those ``kallithead.db.grants`` grants and revokes with;
+    the subject of ``user_grants`` is a user, that of ``group_grants`` a user
+    group.
+    """
 
     family: str
     objects: sa.Table
     object_id: str
     name: str
-    # The table of grants to users, and its column naming the object.
-    user_grants: sa.Table
-    user_grants_object: str
-    # The table of grants to user groups; its columns for group and object.
-    group_grants: sa.Table
-    group_grants_group: str
-    group_grants_object: str
+    user_grants: GrantTable
+    group_grants: GrantTable
     private: str | None = None
 
 
@@ -88,11 +89,8 @@ REPOSITORIES = _ObjectKind(
     objects=t.repositories,
     object_id="repo_id",
     name="repo_name",
-    user_grants=t.repo_to_perm,
-    user_grants_object="repository_id",
-    group_grants=t.users_group_repo_to_perm,
-    group_grants_group="users_group_id",
-    group_grants_object="repository_id",
+    user_grants=grants.REPO_USER,
+    group_grants=grants.REPO_USER_GROUP,
     private="private",
 )
 
@@ -101,11 +99,8 @@ REPOSITORY_GROUPS = _ObjectKind(
     objects=t.repo_groups,
     object_id="group_id",
     name="group_name",
-    user_grants=t.user_repo_group_to_perm,
-    user_grants_object="group_id",
-    group_grants=t.users_group_repo_group_to_perm,
-    group_grants_group="users_group_id",
-    group_grants_object="group_id",
+    user_grants=grants.REPO_GROUP_USER,
+    group_grants=grants.REPO_GROUP_USER_GROUP,
 )
 
 USER_GROUPS = _ObjectKind(
@@ -113,12 +108,9 @@ USER_GROUPS = _ObjectKind(
     objects=t.users_groups,
     object_id="users_group_id",
     name="users_group_name",
-    user_grants=t.user_user_group_to_perm,
-    user_grants_object="user_group_id",
+    user_grants=grants.USER_GROUP_USER,
     # A user group's grant on another user group: the target is the object.
-    group_grants=t.user_group_user_group_to_perm,
-    group_grants_group="user_group_id",
-    group_grants_object="target_user_group_id",
+    group_grants=grants.USER_GROUP_USER_GROUP,
 )
 
 
@@ -145,7 +137,8 @@ def _levels(conn: Connection, user_id: int, kind: _ObjectKind) -> dict[str, str]
     name = objects.c[kind.name]
     object_id = objects.c[kind.object_id]
 
-    default_rows = kind.user_grants.alias("default_rows")
+    users, groups = kind.user_grants, kind.group_grants
+    default_rows = users.table.alias("default_rows")
     private = objects.c[kind.private] if kind.private else sa.false()
     base = conn.execute(
         sa.select(name, objects.c.user_id, private, default_rows.c.permission_id)
@@ -153,8 +146,8 @@ def _levels(conn: Connection, user_id: int, kind: _ObjectKind) -> dict[str, str]
         .outerjoin(
             default_rows,
             sa.and_(
-                default_rows.c[kind.user_grants_object] == object_id,
-                default_rows.c.user_id == _default_user_id(),
+                default_rows.c[users.object] == object_id,
+                default_rows.c[users.subject] == _default_user_id(),
             ),
         )
     )
@@ -170,21 +163,21 @@ def _levels(conn: Connection, user_id: int, kind: _ObjectKind) -> dict[str, str]
         else:
             levels[object_name] = NAME_BY_ID[permission_id]
 
-    users, groups = kind.user_grants, kind.group_grants
-    grants = conn.execute(
+    user_table, group_table = users.table, groups.table
+    rows = conn.execute(
         sa.union_all(
-            sa.select(name, users.c.permission_id)
-            .select_from(users)
-            .join(objects, object_id == users.c[kind.user_grants_object])
-            .where(users.c.user_id == user_id),
-            sa.select(name, groups.c.permission_id)
-            .select_from(groups)
-            .join(objects, object_id == groups.c[kind.group_grants_object])
-            .where(groups.c[kind.group_grants_group].in_(_active_group_ids(user_id))),
+            sa.select(name, user_table.c.permission_id)
+            .select_from(user_table)
+            .join(objects, object_id == user_table.c[users.object])
+            .where(user_table.c[users.subject] == user_id),
+            sa.select(name, group_table.c.permission_id)
+            .select_from(group_table)
+            .join(objects, object_id == group_table.c[groups.object])
+            .where(group_table.c[groups.subject].in_(_active_group_ids(user_id))),
         )
     )
     # Grants only ever raise a level (DESIGN.md: the strongest grant wins).
-    for object_name, permission_id in grants:
+    for object_name, permission_id in rows:
         if object_name in levels and object_name not in owned:
             levels[object_name] = stronger(
                 levels[object_name], NAME_BY_ID[permission_id]

@@ -18,11 +18,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from kallithead.auth.calculation import DEFAULT_USERNAME
 from kallithead.auth.permissions import DEFAULT_GLOBAL_PERMISSIONS, ID_BY_NAME
 from kallithead.auth.secrets import hash_password, new_api_key
 from kallithead.db import migrate
 from kallithead.db import schema as t
+from kallithead.db.names import DEFAULT_USERNAME
 
 ADMIN_USERNAME = "admin"
 

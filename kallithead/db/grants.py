@@ -13,10 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kallithead.auth.calculation import DEFAULT_USERNAME
 from kallithead.auth.permissions import ID_BY_NAME, NAME_BY_ID
 from kallithead.db import schema as t
 from kallithead.db.access import AccessWriter
+from kallithead.db.names import DEFAULT_USERNAME
 
 
 def default_user_id(conn: Connection) -> int:
@@ -43,7 +43,11 @@ def default_level(conn: Connection, family: str) -> str:
 
 @dataclass(frozen=True)
 class GrantTable:
-    """A table of grants: its subject column and its object column."""
+    """A table of grants: its subject column and its object column.
+
+    The one description of each grant table, for granting and revoking here and
+    for computing effective permissions in ``kallithead.auth.calculation``.
+    """
 
     table: sa.Table
     subject: str

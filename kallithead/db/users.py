@@ -16,14 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kallithead.auth.calculation import (
-    DEFAULT_USERNAME,
-    effective_permissions,
-    global_permissions,
-)
+from kallithead.auth.calculation import effective_permissions, global_permissions
 from kallithead.auth.permissions import PermissionSet
 from kallithead.db import schema as t
 from kallithead.db.access import AccessWriter, bump_access_token, read_access_token
+from kallithead.db.names import DEFAULT_USERNAME
 from kallithead.errors import Refused
 
 _DIGITS = re.compile(r"[0-9]+\Z")
