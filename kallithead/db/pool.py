@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
@@ -142,6 +142,34 @@ class Database:
     ) -> defer.Deferred[T]:
         """Run ``fn(connection, *args)`` in one transaction, off the reactor."""
         return self._defer(desc, self._transact, fn, args)
+
+    def checkout(self) -> defer.Deferred[Connection]:
+        """A connection of its own for the caller, until ``checkin``: for
+        state that lives in a database session, such as a lock."""
+        return self._pool.run(self.engine.connect)
+
+    def run_on(
+        self,
+        connection: Connection,
+        desc: str,
+        fn: Callable[..., T],
+        *args: Any,
+    ) -> defer.Deferred[T]:
+        """Run ``fn(connection, *args)`` on a checked-out connection."""
+        return self._pool.run(fn, connection, *args)
+
+    def checkin(
+        self, connection: Connection, discard: bool = False
+    ) -> defer.Deferred[None]:
+        """Give a checked-out connection back (or, with ``discard``, close
+        its session for good)."""
+
+        def give_back() -> None:
+            if discard:
+                connection.invalidate()
+            connection.close()
+
+        return self._pool.run(give_back)
 
     def _defer(
         self,

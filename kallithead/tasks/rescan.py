@@ -2,8 +2,10 @@
 
 Repositories found on disk but not in the database are added, owned by the
 first admin; repositories in the database but not on disk are reported, and
-removed from the database when asked. One rescan runs at a time: a request
-for another waits for the running one and then starts its own.
+removed from the database when asked. One rescan runs at a time, across all
+the processes sharing the database: a request for another waits for the
+running one and then starts its own; a periodic run finding another process
+at work leaves the work to it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from kallithead.db.locks import SharedLock
 from kallithead.db.repos import STATE_CREATED, STATE_PENDING, RepoStore
 from kallithead.db.settings import SettingsStore, as_bool
 from kallithead.repositories import Repositories
@@ -42,20 +45,38 @@ class Scanner:
         repositories: Repositories,
         settings: SettingsStore,
         first_admin: Callable[[], Awaitable[int]],
+        shared_lock: SharedLock,
     ) -> None:
         self._repositories = repositories
         self._settings = settings
         self._first_admin = first_admin
+        # One rescan at a time in this process, and across the processes
+        # sharing the database.
         self._lock = defer.DeferredLock()
+        self._shared_lock = shared_lock
 
     @property
     def store(self) -> RepoStore:
         return self._repositories.store
 
     async def rescan(self, remove_obsolete: bool = False) -> Outcome:
+        """Rescan now, after any rescan running here or elsewhere."""
+        outcome = await self._locked_rescan(remove_obsolete, wait=True)
+        assert outcome is not None
+        return outcome
+
+    async def rescan_unless_busy(self) -> Outcome | None:
+        """Rescan unless another process sharing the database is rescanning
+        (then None: that one does the work)."""
+        return await self._locked_rescan(False, wait=False)
+
+    async def _locked_rescan(self, remove_obsolete: bool, wait: bool) -> Outcome | None:
         await self._lock.acquire()
         try:
-            return await self._rescan(remove_obsolete)
+            async with self._shared_lock.held(wait) as held:
+                if not held:
+                    return None
+                return await self._rescan(remove_obsolete)
         finally:
             self._lock.release()
 
@@ -148,6 +169,8 @@ class RescanTimer:
         # Runs started and finished (successfully or not), for observers.
         self.runs = 0
         self.finished = 0
+        # Runs left to another process that was rescanning at the time.
+        self.skipped = 0
 
     def start(self) -> None:
         if self._interval > 0:
@@ -160,7 +183,7 @@ class RescanTimer:
     async def _run(self) -> None:
         self.runs += 1
         try:
-            outcome = await self._scanner.rescan()
+            outcome = await self._scanner.rescan_unless_busy()
         except Exception:
             log.failure(
                 "Periodic rescan failed; the next one is in {s} s", s=self._interval
@@ -168,5 +191,9 @@ class RescanTimer:
             return
         finally:
             self.finished += 1
+        if outcome is None:
+            self.skipped += 1
+            log.info("Periodic rescan skipped: another process is rescanning")
+            return
         if outcome.added:
             log.info("Rescan added {names}", names=", ".join(outcome.added))
