@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -61,6 +63,21 @@ def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
         conn.execute(table.insert(), rows[start : start + BATCH])
 
 
+def _tip_summary(n: int) -> str:
+    """A stored last_changeset like a real repository's (each different)."""
+    raw_id = hashlib.sha1(f"repository {n}".encode()).hexdigest()
+    return json.dumps(
+        {
+            "short_id": raw_id[:12],
+            "raw_id": raw_id,
+            "revision": n % 500,
+            "message": f"Fix the handling of case {n} in the parser",
+            "date": "2025-12-31T18:30:00",
+            "author": "Bench Author <author@example.com>",
+        }
+    )
+
+
 def populate(engine: sa.Engine, repos: int, user_groups: int, member_of: int) -> str:
     """Add the objects; returns the bench user's API key."""
     with engine.begin() as conn:
@@ -89,6 +106,7 @@ def populate(engine: sa.Engine, repos: int, user_groups: int, member_of: int) ->
                     "created_on": NOW,
                     "updated_on": NOW,
                     "landing_revision": "rev:tip",
+                    "changeset_cache": _tip_summary(n),
                 }
                 for n in range(repos)
             ],

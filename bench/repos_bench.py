@@ -552,7 +552,15 @@ class Bench:
                 engine.dispose()
             time.sleep(TOKEN_POLL_WAIT_SECONDS)
             deadline = time.monotonic() + SETTLE_SECONDS
-            while len(daemon.call("get_repos")) != count:
+            while True:
+                # The first complete listing is a cold one: nothing of it
+                # has been encoded before.
+                elapsed, listed = daemon.timed_call("get_repos")
+                if len(listed) == count:
+                    self.results.timed.append(
+                        Timed("get_repos admin, cold", count, (elapsed,))
+                    )
+                    break
                 if time.monotonic() > deadline:
                     raise BenchError("the daemon does not list the new rows")
                 time.sleep(0.5)
@@ -698,17 +706,18 @@ def print_tables(results: Results) -> None:
     print()
     print("Single calls, one after the other (http.client, keep-alive)")
     print(
-        f"{'call':<24} {'size':>7} {'calls':>5} {'mean ms':>9} {'p50 ms':>9}"
+        f"{'call':<36} {'size':>7} {'calls':>5} {'mean ms':>9} {'p50 ms':>9}"
         f" {'max ms':>9}"
     )
     for timed in results.timed:
         print(
-            f"{timed.name:<24} {timed.size:>7} {len(timed.seconds):>5}"
+            f"{timed.name:<36} {timed.size:>7} {len(timed.seconds):>5}"
             f" {timed.mean_ms:>9.1f} {timed.p50_ms:>9.1f} {timed.max_ms:>9.1f}"
         )
     print(
         "  get_repos rows: the first call after an update_repo, which makes the"
-        " daemon forget"
+        " daemon forget its answers (rows that did not change keep their"
+        " encoding); cold: the first call that lists them at all"
     )
     print(
         "  sizes: repositories for get_repos and rescan_repos, commits (and files)"
@@ -775,6 +784,16 @@ def print_goals(results: Results, sizes: Sizes) -> None:
             f"< {GOAL_GET_REPOS_10K_MS:.0f} ms",
             first.p50_ms < GOAL_GET_REPOS_10K_MS,
         )
+        cold = results.time("get_repos admin, cold", largest)
+        if cold is not None:
+            goal_line(
+                "get_repos admin, 10,000 repos, cold",
+                f"{cold.p50_ms:.1f} ms",
+                f"{KALLITHEA_GET_REPOS_10K_MS:.0f} ms",
+                KALLITHEA_GET_REPOS_10K_MS / cold.p50_ms,
+                f"< {GOAL_GET_REPOS_10K_MS:.0f} ms",
+                cold.p50_ms < GOAL_GET_REPOS_10K_MS,
+            )
         cached_ms = cached.by_concurrency[1].p50_ms
         goal_line(
             "get_repos admin, 10,000 repos, cached",

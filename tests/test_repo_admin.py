@@ -875,6 +875,60 @@ async def test_get_repos_shows_a_change_made_by_another_process(server, engine, 
     assert (await listed(server, "api-repo"))["description"] == "changed elsewhere"
 
 
+@pytest_twisted.ensureDeferred
+async def test_get_repos_shows_a_renamed_owner(server, kind):
+    await server.create_user("alice")
+    await create(server, "owned", kind, owner="alice")
+    await create(server, "other", kind)
+    before = (await server.call("get_repos")).result
+    assert [r["owner"] for r in before] == ["alice", "admin"]
+    reply = await server.call("update_user", userid="alice", username="alicia")
+    assert reply.error is None
+    after = (await server.call("get_repos")).result
+    assert [r["owner"] for r in after] == ["alicia", "admin"]
+    assert after[1] == before[1]
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_repos_shows_a_renamed_parent_in_fork_of(server, kind):
+    await create(server, "parent", kind)
+    reply = await server.call("fork_repo", repoid="parent", fork_name="child")
+    assert reply.error is None
+    assert (await listed(server, "child"))["fork_of"] == "parent"
+    reply = await server.call("update_repo", repoid="parent", name="renamed")
+    assert reply.error is None
+    assert (await listed(server, "child"))["fork_of"] == "renamed"
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_repos_shows_the_lockers_new_email(server, kind):
+    await server.create_user("locker")
+    await create(server, "locked", kind)
+    reply = await server.call("lock", repoid="locked", locked=True, userid="locker")
+    assert reply.error is None
+    assert (await listed(server, "locked"))["locked_by"]["email"] == (
+        "locker@example.com"
+    )
+    reply = await server.call("update_user", userid="locker", email="new@example.com")
+    assert reply.error is None
+    assert (await listed(server, "locked"))["locked_by"]["email"] == "new@example.com"
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_repos_after_a_delete_and_a_create_of_the_same_name(server, kind):
+    await create(server, "first", kind)
+    await create(server, "again", kind, description="the first one")
+    await server.call("get_repos")
+    assert (await server.call("delete_repo", repoid="again")).error is None
+    await create(server, "again", kind, description="the second one")
+    listing = (await server.call("get_repos")).result
+    # SQLite may give the new row the old id; PostgreSQL does not.
+    assert [(r["repo_name"], r["description"]) for r in listing] == [
+        ("first", "first"),
+        ("again", "the second one"),
+    ]
+
+
 # --- rescan_repos: what is a repository (6.2) ---------------------------------------
 
 

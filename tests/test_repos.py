@@ -32,6 +32,7 @@ from twisted.internet import defer
 from kallithead.auth.permissions import ID_BY_NAME
 from kallithead.db import schema as t
 from kallithead.db.access import bump_access_token
+from tests.conftest import start_server, stop_server
 from tests.gitutil import GitWorkdir
 from tests.hgutil import HgWorkdir
 from tests.vcs_http import VcsHttpServer
@@ -1047,6 +1048,28 @@ async def test_get_repos_admin_sees_every_repository_in_id_order(server, kind):
         repo_shape(2, "alpha", kind, private=True, owner="test-api"),
         repo_shape(3, "grp/mid", kind, description="in a group"),
     ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_started_daemon_has_the_repository_list_ready(settings, kind):
+    first = await start_server(settings)
+    try:
+        await create(first, "one", kind)
+        await create(first, "two", kind, description="second")
+    finally:
+        await stop_server(first)
+    again = await start_server(settings)
+    try:
+        # Encoded while starting, before any call asked for it.
+        ready = again.service.memory.listings.get("repos")
+        assert [name for name, _ in ready] == ["one", "two"]
+        listed = (await again.call("get_repos")).result
+        assert [(r["repo_name"], r["description"]) for r in listed] == [
+            ("one", "one"),
+            ("two", "second"),
+        ]
+    finally:
+        await stop_server(again)
 
 
 @pytest_twisted.ensureDeferred

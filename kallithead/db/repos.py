@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from kallithead.auth.cache import AccessMemory
 from kallithead.auth.permissions import ID_BY_NAME
 from kallithead.db import grants
 from kallithead.db import schema as t
 from kallithead.db.access import AccessWriter, bump_access_token
+from kallithead.db.pool import Database
 from kallithead.db.users import (
     USER_COLUMNS,
     UserRecord,
@@ -109,65 +111,78 @@ _REPO_QUERY = (
 )
 
 
-def _records(conn: Connection, result: Any) -> list[RepoRecord]:
-    """Records from rows of _REPO_QUERY; rows are unpacked by position, which
-    is several times faster than by name over thousands of rows."""
+# A row of _REPO_QUERY as a plain tuple, in the query's column order.
+RepoRow = tuple[Any, ...]
+_LOCKED_BY = 18
+
+
+def _rows(conn: Connection, result: Any) -> tuple[list[RepoRow], dict[int, UserRecord]]:
+    """The rows of a _REPO_QUERY result, and the users holding their locks."""
     rows = [tuple(row) for row in result]
-    locker_ids = {row[18] for row in rows if row[18] is not None}
+    locker_ids = {row[_LOCKED_BY] for row in rows if row[_LOCKED_BY] is not None}
     lockers: dict[int, UserRecord] = {}
     if locker_ids:
         users = conn.execute(
             sa.select(*USER_COLUMNS).where(t.users.c.user_id.in_(locker_ids))
         )
         lockers = {user.user_id: user for user in user_records(conn, users)}
-    return [
-        RepoRecord(
-            repo_id,
-            repo_name,
-            repo_type,
-            repo_state,
-            clone_uri,
-            bool(private),
-            created_on,
-            updated_on,
-            description,
-            landing,
-            owner_id,
-            owner,
-            fork_id,
-            fork_of,
-            group_id,
-            bool(statistics),
-            bool(downloads),
-            bool(locking),
-            lockers.get(locked_by) if locked_by is not None else None,
-            locked_since,
-            cache,
-        )
-        for (
-            repo_id,
-            repo_name,
-            repo_type,
-            repo_state,
-            clone_uri,
-            private,
-            created_on,
-            updated_on,
-            description,
-            landing,
-            owner_id,
-            owner,
-            fork_id,
-            fork_of,
-            group_id,
-            statistics,
-            downloads,
-            locking,
-            locked_by,
-            locked_since,
-            cache,
-        ) in rows
-    ]
+    return rows, lockers
+
+
+def _record(row: RepoRow, lockers: Mapping[int, UserRecord]) -> RepoRecord:
+    """A record from a row, unpacked by position (several times faster than
+    by name over thousands of rows)."""
+    (
+        repo_id,
+        repo_name,
+        repo_type,
+        repo_state,
+        clone_uri,
+        private,
+        created_on,
+        updated_on,
+        description,
+        landing,
+        owner_id,
+        owner,
+        fork_id,
+        fork_of,
+        group_id,
+        statistics,
+        downloads,
+        locking,
+        locked_by,
+        locked_since,
+        cache,
+    ) = row
+    return RepoRecord(
+        repo_id,
+        repo_name,
+        repo_type,
+        repo_state,
+        clone_uri,
+        bool(private),
+        created_on,
+        updated_on,
+        description,
+        landing,
+        owner_id,
+        owner,
+        fork_id,
+        fork_of,
+        group_id,
+        bool(statistics),
+        bool(downloads),
+        bool(locking),
+        lockers.get(locked_by) if locked_by is not None else None,
+        locked_since,
+        cache,
+    )
+
+
+def _records(conn: Connection, result: Any) -> list[RepoRecord]:
+    rows, lockers = _rows(conn, result)
+    return [_record(row, lockers) for row in rows]
 
 
 def _where_ident(ident: tuple[str, Any]) -> sa.ColumnElement[bool]:
@@ -184,6 +199,34 @@ def find_repo(conn: Connection, ident: tuple[str, Any]) -> RepoRecord | None:
 
 def list_repos(conn: Connection) -> list[RepoRecord]:
     return _records(conn, conn.execute(_REPO_QUERY.order_by(repos.c.repo_id)))
+
+
+def encode_repos(
+    conn: Connection,
+    earlier: Mapping[RepoRow, bytes],
+    encode: Callable[[RepoRecord], bytes],
+) -> tuple[list[tuple[str, bytes]], dict[RepoRow, bytes]]:
+    """Every repository as (name, ``encode(record)``), in id order, and the
+    encodings by row for the next call.
+
+    An encoding is found again by the whole row it was made from (owner and
+    parent names included), so a row that did not change is not decoded
+    into a record and encoded again; locked rows also show their locker's
+    user row, and are always encoded afresh.
+    """
+    rows, lockers = _rows(conn, conn.execute(_REPO_QUERY.order_by(repos.c.repo_id)))
+    encodings: dict[RepoRow, bytes] = {}
+    listing = []
+    for row in rows:
+        encoded = earlier.get(row) if row[_LOCKED_BY] is None else None
+        if encoded is None:
+            encoded = encode(_record(row, lockers))
+            if row[_LOCKED_BY] is None:
+                encodings[row] = encoded
+        else:
+            encodings[row] = encoded
+        listing.append((row[1], encoded))
+    return listing, encodings
 
 
 def ensure_groups(conn: Connection, path: str) -> int | None:
@@ -627,6 +670,13 @@ def deactivate_caches(conn: Connection, repo_name: str) -> None:
 class RepoStore(AccessWriter):
     """Asynchronous access to repository rows; one unit of work per call."""
 
+    def __init__(self, db: Database, memory: AccessMemory) -> None:
+        super().__init__(db, memory)
+        # Encoded repository objects by the row they were made from. Never
+        # stale (a changed row is another key); replaced by each listing, so
+        # it holds only rows that still exist.
+        self._encodings: dict[RepoRow, bytes] = {}
+
     async def find(self, ident: object) -> RepoRecord | None:
         """A repository by id or name; remembered until the next change."""
         lookup = id_or_name(ident)
@@ -649,6 +699,20 @@ class RepoStore(AccessWriter):
 
     async def list(self) -> list[RepoRecord]:
         return await self._db.run("list_repos", list_repos)
+
+    async def encoded(
+        self, encode: Callable[[RepoRecord], bytes]
+    ) -> list[tuple[str, bytes]]:
+        """Every repository as (name, ``encode(record)``), in id order.
+
+        Encodings are kept by row between calls: after a change only the
+        rows that changed are encoded again. The work, encoding included,
+        runs on a database thread.
+        """
+        listing, self._encodings = await self._db.run(
+            "encode_repos", encode_repos, self._encodings, encode
+        )
+        return listing
 
     async def reserve(
         self,
