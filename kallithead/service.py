@@ -20,12 +20,15 @@ from twisted.python.failure import Failure
 
 from kallithead.api import registry
 from kallithead.api.context import Services
+from kallithead.api.repos import repository_listing
 from kallithead.api.rpc import JsonRpc
 from kallithead.api.serverinfo import ServerInfo
 from kallithead.auth.cache import AccessMemory
 from kallithead.config import Settings
 from kallithead.db.grants import GrantStore
+from kallithead.db.locks import SharedLock
 from kallithead.db.pool import Database
+from kallithead.db.pullrequests import PullRequestStore
 from kallithead.db.repos import RepoStore
 from kallithead.db.settings import SettingsStore
 from kallithead.db.usergroups import UserGroupStore
@@ -66,7 +69,10 @@ class KallitheadService(MultiService):
         )
         settings_store = SettingsStore(self.db)
         self.scanner = Scanner(
-            self.repositories, settings_store, self.users.first_admin_id
+            self.repositories,
+            settings_store,
+            self.users.first_admin_id,
+            SharedLock(self.db, "rescan", reactor),
         )
         self.rescan_timer = RescanTimer(
             self.scanner, settings.vcs.rescan_interval, reactor
@@ -77,6 +83,7 @@ class KallitheadService(MultiService):
             user_groups=UserGroupStore(self.db, self.memory),
             repositories=self.repositories,
             grants=GrantStore(self.db, self.memory),
+            pull_requests=PullRequestStore(self.db),
             settings_store=settings_store,
             scanner=self.scanner,
             server_info=ServerInfo(settings.vcs.git_path),
@@ -105,20 +112,35 @@ class KallitheadService(MultiService):
         self.vcs_pool.start()
         self.rescan_timer.start()
         super().startService()
-        refresh = self.settings.server.auth_cache_refresh
-        if refresh > 0:
-            self._access_poll.start(refresh, now=True)
         endpoint = serverFromString(self._reactor, self.settings.server.listen)
         d = endpoint.listen(self.connections)
         d.addCallbacks(self._listening, self._cannot_listen)
 
     def _listening(self, port: IListeningPort) -> None:
+        self.port = port
+        log.info("kallithead listening on {address}", address=_describe(port.getHost()))
+        defer.Deferred.fromCoroutine(self._warm_up()).addCallback(
+            lambda _: self.listening.callback(port)
+        )
+
+    async def _warm_up(self) -> None:
+        """Read the access token, then encode the repository list once
+        before anyone asks: the first get_repos then costs what later ones
+        do. A failure only means a slower first call."""
+        refresh = self.settings.server.auth_cache_refresh
+        if refresh > 0:
+            # A first token read forgets everything remembered before it:
+            # done first, it cannot throw the prepared list away.
+            await self._poll_access_token()
+            if self.running:
+                self._access_poll.start(refresh, now=False)
+        try:
+            await repository_listing(self.repositories.store)
+        except Exception:
+            log.failure("Cannot prepare the repository list; get_repos will")
         # Everything built so far lives as long as the process: keep the
         # garbage collector from walking it again and again (shorter pauses).
         gc.freeze()
-        self.port = port
-        log.info("kallithead listening on {address}", address=_describe(port.getHost()))
-        self.listening.callback(port)
 
     def _cannot_listen(self, failure: Failure) -> None:
         log.failure(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import time
 
 import pytest
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
+from kallithead.auth.ipaddr import site_url
 from kallithead.db import schema as t
 from kallithead.db.access import bump_access_token
 from tests.conftest import make_settings, start_server, stop_server
@@ -312,3 +314,67 @@ async def test_demoted_admin_loses_admin_methods_at_once(server):
     await server.call("update_user", userid="second", admin=False)
     reply = await server.call("get_users", key=other["api_key"])
     assert reply.error == "Access was denied to this resource."
+
+
+# --- the site's own URL, as answers show it -------------------------------------
+
+PROXY = (ipaddress.ip_network("10.0.0.0/8"),)
+
+
+@pytest.mark.parametrize(
+    ("secure", "host", "peer", "proto", "forwarded", "proxies", "expected"),
+    [
+        (
+            False,
+            "code.example.com",
+            "192.0.2.7",
+            None,
+            None,
+            (),
+            "http://code.example.com",
+        ),
+        (
+            True,
+            "code.example.com:8443",
+            "192.0.2.7",
+            None,
+            None,
+            (),
+            "https://code.example.com:8443",
+        ),
+        (False, None, "192.0.2.7", None, None, (), "http://127.0.0.1:5000"),
+        (False, "  ", "192.0.2.7", None, None, (), "http://127.0.0.1:5000"),
+        # Forwarded headers count only from a trusted proxy.
+        (
+            False,
+            "inner:5000",
+            "192.0.2.7",
+            "https",
+            "code.example.com",
+            PROXY,
+            "http://inner:5000",
+        ),
+        (
+            False,
+            "inner:5000",
+            "10.1.2.3",
+            "https",
+            "code.example.com",
+            PROXY,
+            "https://code.example.com",
+        ),
+        (
+            False,
+            "inner:5000",
+            "10.1.2.3",
+            "HTTPS, http",
+            "a.example, b.example",
+            PROXY,
+            "https://a.example",
+        ),
+        (False, "inner:5000", "10.1.2.3", "gopher", None, PROXY, "http://inner:5000"),
+    ],
+)
+def test_site_url(secure, host, peer, proto, forwarded, proxies, expected):
+    got = site_url(secure, host, "127.0.0.1:5000", peer, proto, forwarded, proxies)
+    assert got == expected

@@ -4,6 +4,7 @@ Importing this package registers every method in ``registry``.
 """
 
 from kallithead.api import (
+    pullrequests,
     repo_admin,
     repo_content,
     repo_perms,
@@ -15,6 +16,7 @@ from kallithead.api import (
 from kallithead.api.registry import registry
 
 __all__ = [
+    "pullrequests",
     "registry",
     "repo_admin",
     "repo_content",

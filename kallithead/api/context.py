@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from kallithead.api.serverinfo import ServerInfo
 from kallithead.config import Settings
 from kallithead.db.grants import GrantStore
+from kallithead.db.pullrequests import PullRequestStore
 from kallithead.db.settings import SettingsStore
 from kallithead.db.usergroups import UserGroupStore
 from kallithead.db.users import Caller, UserStore
@@ -23,6 +24,7 @@ class Services:
     user_groups: UserGroupStore
     repositories: Repositories
     grants: GrantStore
+    pull_requests: PullRequestStore
     settings_store: SettingsStore
     scanner: Scanner
     server_info: ServerInfo
@@ -32,6 +34,8 @@ class Services:
 class CallContext:
     caller: Caller
     client_ip: str
+    # scheme://host of this site as the client addressed it (for URLs).
+    site_url: str
     services: Services
 
     @property

@@ -19,9 +19,19 @@ from kallithead.api.registry import (
     registry,
     required,
 )
-from kallithead.api.shapes import repo_fragment, repo_object, user_object
+from kallithead.api.shapes import (
+    pull_request_object,
+    repo_fragment,
+    repo_object,
+    user_object,
+)
 from kallithead.api.users import resolve_user
-from kallithead.db.repos import ParentIsRepository, RepoNameTaken, RepoRecord
+from kallithead.db.repos import (
+    ParentIsRepository,
+    RepoNameTaken,
+    RepoRecord,
+    RepoStore,
+)
 from kallithead.db.settings import as_bool
 from kallithead.errors import ApiError, NotFound, format_value
 from kallithead.repositories import BadCloneUri, check_clone_uri
@@ -85,10 +95,25 @@ async def get_repo(
         refs = await ctx.services.repositories.read(repo, lambda r: r.refs())
         shape.update(tags=refs.tags, branches=refs.branches, bookmarks=refs.bookmarks)
     if with_pullrequests:
-        # kallithead has no way yet to open a pull request, so none target
-        # any repository it created.
-        shape["pull_requests"] = []
+        settings = await ctx.services.settings_store.all()
+        template = settings.get("clone_uri_tmpl") or ""
+        shape["pull_requests"] = [
+            pull_request_object(pr, template, ctx.site_url)
+            for pr in await ctx.services.pull_requests.into(repo.repo_id)
+        ]
     return shape
+
+
+async def repository_listing(store: RepoStore) -> list[tuple[str, bytes]]:
+    """Every repository object, encoded, with its name, in id order;
+    remembered until the next change."""
+    memory = store.memory
+    listing = memory.listings.get("repos")
+    if listing is None:
+        epoch = memory.epoch
+        listing = await store.encoded(repo_fragment)
+        memory.remember(memory.listings, "repos", listing, epoch)
+    return listing
 
 
 @registry.method("get_repos")
@@ -99,13 +124,7 @@ async def get_repos(ctx: CallContext) -> PreEncoded:
     kallithead.auth.cache), so that a large list costs one join, not a
     database read and an encoding per call.
     """
-    store = ctx.services.repositories.store
-    memory = store.memory
-    listing = memory.listings.get("repos")
-    if listing is None:
-        epoch = memory.epoch
-        listing = [(repo.repo_name, repo_fragment(repo)) for repo in await store.list()]
-        memory.remember(memory.listings, "repos", listing, epoch)
+    listing = await repository_listing(ctx.services.repositories.store)
     if not ctx.is_admin:
         permissions = await ctx.services.users.permissions_of(ctx.caller.user_id)
         levels = permissions.repositories

@@ -75,13 +75,13 @@ class JsonRpc:
         self._services = services
         self._clock = clock
 
-    async def handle(self, body: Body, client_ip: str) -> bytes:
+    async def handle(self, body: Body, client_ip: str, site_url: str) -> bytes:
         try:
-            return await self._handle(body, client_ip)
+            return await self._handle(body, client_ip, site_url)
         except _Reply as reply:
             return render(reply.request_id, error=reply.message)
 
-    async def _handle(self, body: Body, client_ip: str) -> bytes:
+    async def _handle(self, body: Body, client_ip: str, site_url: str) -> bytes:
         request = self._parse(body)
         request_id = request["id"]
 
@@ -101,7 +101,12 @@ class JsonRpc:
             raise _Reply(f"No such method: {name}", request_id)
 
         args = request["args"] if isinstance(request["args"], dict) else {}
-        ctx = CallContext(caller=caller, client_ip=client_ip, services=self._services)
+        ctx = CallContext(
+            caller=caller,
+            client_ip=client_ip,
+            site_url=site_url,
+            services=self._services,
+        )
         try:
             bound = method.bind(args)
             if method.gate is not None and not method.gate.allows(ctx):

@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 from kallithead.api.encoding import dumps
+from kallithead.api.urls import clone_url, pull_request_path
+from kallithead.db.pullrequests import PullRequestRecord
 from kallithead.db.repos import RepoRecord
 from kallithead.db.usergroups import UserGroupRecord
 from kallithead.db.users import UserRecord
@@ -108,4 +110,49 @@ def _repo_fields(repo: RepoRecord) -> dict[str, Any]:
             if repo.locked_since is not None
             else None
         ),
+    }
+
+
+def _ref_name(ref: str) -> str:
+    parts = ref.split(":")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def pull_request_object(
+    pr: PullRequestRecord, clone_uri_template: str, site_url: str
+) -> dict[str, Any]:
+    """A pull request as get_pullrequest and get_repo show it (API-SPEC.md
+    3.48); ``site_url`` is scheme://host of the request."""
+    return {
+        "pull_request_id": pr.pull_request_id,
+        "url": pull_request_path(
+            pr.other_repo_name,
+            pr.pull_request_id,
+            pr.title,
+            _ref_name(pr.org_ref),
+            _ref_name(pr.other_ref),
+        ),
+        "reviewers": [{"username": name} for _, name in pr.reviewers],
+        "revisions": list(pr.revisions),
+        "owner": pr.owner,
+        "title": pr.title,
+        "description": pr.description,
+        "org_repo_url": clone_url(
+            clone_uri_template, site_url, pr.org_repo_name, pr.org_repo_id
+        ),
+        "org_ref_parts": pr.org_ref.split(":"),
+        "other_ref_parts": pr.other_ref.split(":"),
+        "status": pr.status,
+        "comments": [
+            {"comment_id": c.comment_id, "username": c.username, "text": c.text}
+            for c in pr.comments
+        ],
+        "statuses": [
+            {
+                "status": vote.status,
+                "reviewer": vote.reviewer,
+                "modified_at": format_datetime(vote.modified_at.replace(microsecond=0)),
+            }
+            for vote in pr.votes
+        ],
     }

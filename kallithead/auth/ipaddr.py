@@ -36,6 +36,34 @@ def client_address(
     return address
 
 
+def site_url(
+    secure: bool,
+    host: str | None,
+    local_host: str,
+    peer: str | None,
+    forwarded_proto: str | None,
+    forwarded_host: str | None,
+    trusted_proxies: Sequence[Network],
+) -> str:
+    """``scheme://host`` of this site as the client addressed it.
+
+    The request's own scheme and Host header (``local_host``, the address
+    the connection arrived on, without one), unless the peer is a trusted
+    proxy: then X-Forwarded-Proto and X-Forwarded-Host where they are sent.
+    """
+    scheme = "https" if secure else "http"
+    netloc = host.strip() if host and host.strip() else local_host
+    address = _strip_zone(peer) if peer else UNKNOWN_ADDRESS
+    if trusted_proxies and _in_any(address, trusted_proxies):
+        proto = (forwarded_proto or "").split(",", 1)[0].strip().lower()
+        if proto in ("http", "https"):
+            scheme = proto
+        forwarded = (forwarded_host or "").split(",", 1)[0].strip()
+        if forwarded:
+            netloc = forwarded
+    return f"{scheme}://{netloc}"
+
+
 def _in_any(address: str, networks: Iterable[Network]) -> bool:
     try:
         parsed = ipaddress.ip_address(address)

@@ -9,7 +9,7 @@ from klein import Klein
 from twisted.web.iweb import IRequest
 
 from kallithead.api.rpc import Body, JsonRpc
-from kallithead.auth.ipaddr import client_address
+from kallithead.auth.ipaddr import client_address, site_url
 from kallithead.config import Network
 
 JSON_CONTENT_TYPE = b"application/json"
@@ -55,11 +55,25 @@ class WebApp:
             self._trusted_proxies,
         )
 
+    def site_url(self, request: IRequest) -> str:
+        local = request.getHost()
+        return site_url(
+            request.isSecure(),
+            request.getHeader("host"),
+            f"{local.host}:{local.port}",
+            getattr(request.getClientAddress(), "host", None),
+            request.getHeader("x-forwarded-proto"),
+            request.getHeader("x-forwarded-host"),
+            self._trusted_proxies,
+        )
+
     @app.route("/_admin/api", branch=False)
     @app.route("//_admin/api", branch=False)
     async def api(self, request: IRequest) -> bytes:
         body = read_body(request, self._max_body_size)
-        answer = await self._rpc.handle(body, self.client_ip(request))
+        answer = await self._rpc.handle(
+            body, self.client_ip(request), self.site_url(request)
+        )
         request.setHeader(b"content-type", JSON_CONTENT_TYPE)
         request.setHeader(b"content-length", b"%d" % len(answer))
         return answer
