@@ -96,6 +96,23 @@ _PR_QUERY = (
 )
 
 
+def _attached(
+    conn: Connection, table: sa.Table, ids: list[int], order: str, *columns: str
+) -> Any:
+    """The rows of ``table`` attached to the pull requests ``ids`` as
+    (pull request id, the row's user's name, *columns), in ``order``."""
+    return conn.execute(
+        sa.select(
+            table.c.pull_request_id,
+            t.users.c.username,
+            *(table.c[name] for name in columns),
+        )
+        .join(t.users, t.users.c.user_id == table.c.user_id)
+        .where(table.c.pull_request_id.in_(ids))
+        .order_by(table.c[order])
+    )
+
+
 def _records(conn: Connection, rows: Iterable[Any]) -> list[PullRequestRecord]:
     """Records for rows of _PR_QUERY: three more statements, however many."""
     rows = list(rows)
@@ -106,40 +123,16 @@ def _records(conn: Connection, rows: Iterable[Any]) -> list[PullRequestRecord]:
     comments: dict[int, list[Comment]] = defaultdict(list)
     votes: dict[int, list[Vote]] = defaultdict(list)
 
-    table = t.pull_request_reviewers
-    for pr_id, user_id, username in conn.execute(
-        sa.select(table.c.pull_request_id, table.c.user_id, t.users.c.username)
-        .join(t.users, t.users.c.user_id == table.c.user_id)
-        .where(table.c.pull_request_id.in_(ids))
-        .order_by(table.c.pull_requests_reviewers_id)
+    for pr_id, username, user_id in _attached(
+        conn, t.pull_request_reviewers, ids, "pull_requests_reviewers_id", "user_id"
     ):
         reviewers[pr_id].append((user_id, username))
-
-    table = t.changeset_comments
-    for pr_id, comment_id, username, text in conn.execute(
-        sa.select(
-            table.c.pull_request_id,
-            table.c.comment_id,
-            t.users.c.username,
-            table.c.text,
-        )
-        .join(t.users, t.users.c.user_id == table.c.user_id)
-        .where(table.c.pull_request_id.in_(ids))
-        .order_by(table.c.comment_id)
+    for pr_id, username, comment_id, text in _attached(
+        conn, t.changeset_comments, ids, "comment_id", "comment_id", "text"
     ):
         comments[pr_id].append(Comment(comment_id, username, text))
-
-    table = t.changeset_statuses
-    for pr_id, status, username, modified_at in conn.execute(
-        sa.select(
-            table.c.pull_request_id,
-            table.c.status,
-            t.users.c.username,
-            table.c.modified_at,
-        )
-        .join(t.users, t.users.c.user_id == table.c.user_id)
-        .where(table.c.pull_request_id.in_(ids))
-        .order_by(table.c.changeset_status_id)
+    for pr_id, username, status, modified_at in _attached(
+        conn, t.changeset_statuses, ids, "changeset_status_id", "status", "modified_at"
     ):
         votes[pr_id].append(Vote(status, username, modified_at))
 

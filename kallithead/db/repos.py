@@ -129,55 +129,20 @@ def _rows(conn: Connection, result: Any) -> tuple[list[RepoRow], dict[int, UserR
     return rows, lockers
 
 
+# Positions in a RepoRow of the flags stored as integers on some databases.
+_FLAGS = (5, 15, 16, 17)
+
+
 def _record(row: RepoRow, lockers: Mapping[int, UserRecord]) -> RepoRecord:
-    """A record from a row, unpacked by position (several times faster than
-    by name over thousands of rows)."""
-    (
-        repo_id,
-        repo_name,
-        repo_type,
-        repo_state,
-        clone_uri,
-        private,
-        created_on,
-        updated_on,
-        description,
-        landing,
-        owner_id,
-        owner,
-        fork_id,
-        fork_of,
-        group_id,
-        statistics,
-        downloads,
-        locking,
-        locked_by,
-        locked_since,
-        cache,
-    ) = row
-    return RepoRecord(
-        repo_id,
-        repo_name,
-        repo_type,
-        repo_state,
-        clone_uri,
-        bool(private),
-        created_on,
-        updated_on,
-        description,
-        landing,
-        owner_id,
-        owner,
-        fork_id,
-        fork_of,
-        group_id,
-        bool(statistics),
-        bool(downloads),
-        bool(locking),
-        lockers.get(locked_by) if locked_by is not None else None,
-        locked_since,
-        cache,
-    )
+    """A record from a row: the row's columns are RepoRecord's fields, in
+    order (by position: several times faster than by name over thousands of
+    rows), with the flags made booleans and the locker's id its record."""
+    values = list(row)
+    for index in _FLAGS:
+        values[index] = bool(values[index])
+    locked_by = values[_LOCKED_BY]
+    values[_LOCKED_BY] = lockers.get(locked_by) if locked_by is not None else None
+    return RepoRecord(*values)
 
 
 def _records(conn: Connection, result: Any) -> list[RepoRecord]:
