@@ -25,6 +25,7 @@ try:
 except ImportError:  # older Mercurial registers them on import
     initialization = None
 
+from kallithead.vcs import hg_store
 from kallithead.vcs.base import (
     Backend,
     Changeset,
@@ -149,9 +150,11 @@ class MercurialRepository(Repository):
     def tip(self, *, with_refs: bool = True) -> Changeset | None:
         """The newest changeset; without its tags and bookmarks if
         ``with_refs`` is false (cheaper, and all a summary needs)."""
-        if not len(self._repo):
+        # The last changeset that is not hidden (len() counts hidden ones).
+        rev = self._repo.changelog.tiprev()
+        if rev < 0:
             return None
-        return self._changeset(self._repo[len(self._repo) - 1], with_refs=with_refs)
+        return self._changeset(self._repo[rev], with_refs=with_refs)
 
     def _ctx(self, revision: str) -> Any:
         if not len(self._repo):
@@ -237,22 +240,33 @@ class MercurialBackend(Backend):
         return MercurialRepository(path)
 
     def describe(self, path: Path) -> tuple[str | None, Changeset | None]:
-        # Opening a repository with the library costs about a millisecond; a
-        # rescan of many new, empty repositories would spend most of its time
-        # there. A store holding no changelog has no changesets, and without
-        # its own hgrc (or a share) the repository has no description either.
+        # Opening a repository with the library costs about a millisecond, most
+        # of a rescan's time over many repositories; the store and the hgrc
+        # tell the same in a fraction of that for all but unusual ones.
         control = path / ".hg"
         try:
-            store = list(os.scandir(control / "store"))
-            plain = not any(
-                (control / name).exists() for name in ("hgrc", "sharedpath")
-            )
-        except OSError:
-            plain = False
-        if plain and not any(entry.name.startswith("00changelog") for entry in store):
-            return None, None
-        repository = MercurialRepository(path)
-        return repository.description(), repository.tip(with_refs=False)
+            tip = hg_store.read_tip(control)
+        except hg_store.NeedsLibrary:
+            repository = MercurialRepository(path)
+            return repository.description(), repository.tip(with_refs=False)
+        return _configured_description(control, path), tip
+
+
+def _configured_description(control: Path, path: Path) -> str | None:
+    """``web.description`` from the repository's own configuration files,
+    read the way an opened repository reads them."""
+    files = [control / name for name in ("hgrc", "hgrc-not-shared")]
+    files = [file for file in files if file.exists()]
+    if not files:
+        return None
+    ui = _ui()
+    for file in files:
+        try:
+            ui.readconfig(os.fsencode(file), root=os.fsencode(path))
+        except _HG_ERRORS as e:
+            raise VcsError(f"cannot read {file}: {e}") from e
+    text = ui.config(b"web", b"description")
+    return _s(text) if text else None
 
 
 BACKEND = MercurialBackend()
