@@ -1071,3 +1071,50 @@ def test_describe_an_empty_working_copy(tmp_path: Path) -> None:
     Repo.init(str(tmp_path / "work"), mkdir=True).close()
     (tmp_path / "work" / ".git" / "description").write_text("nothing yet\n")
     assert BACKEND.describe(tmp_path / "work") == ("nothing yet", None)
+
+
+def test_describe_a_shallow_copy_agrees_with_opening_it(history_path: Path) -> None:
+    # Cut the history at B: the merge's first parent is then a root, and A
+    # (reachable only through B) is gone from the walk.
+    (history_path / "shallow").write_text(B + "\n")
+    with BACKEND.open(history_path) as repo:
+        opened = repo.tip()
+        numbered = [cs.raw_id for cs in repo.changesets()]
+    _description, tip = BACKEND.describe(history_path)
+    assert tip == opened
+    assert tip is not None and tip.raw_id == M
+    assert tip.revision == len(numbered) - 1
+
+
+def test_describe_a_missing_commit_is_a_vcs_error(history_path: Path) -> None:
+    (history_path / "objects" / A[:2] / A[2:]).unlink()
+    with pytest.raises(VcsError):
+        BACKEND.describe(history_path)
+
+
+def test_describe_with_a_known_format_extension_reads_the_tip(
+    history_path: Path,
+) -> None:
+    config = history_path / "config"
+    config.write_text(
+        config.read_text()
+        + "[core]\n\trepositoryformatversion = 1\n"
+        + "[extensions]\n\tworktreeconfig = true\n"
+    )
+    with BACKEND.open(history_path) as repo:
+        opened = repo.tip()
+    assert opened is not None
+    assert BACKEND.describe(history_path)[1] == opened
+
+
+def test_describe_refuses_an_unknown_format_extension(history_path: Path) -> None:
+    # Only opening the repository checks extensions; describe must not
+    # read around a repository that dulwich would refuse.
+    config = history_path / "config"
+    config.write_text(
+        config.read_text()
+        + "[core]\n\trepositoryformatversion = 1\n"
+        + "[extensions]\n\tnoSuchThing = true\n"
+    )
+    with pytest.raises(VcsError):
+        BACKEND.describe(history_path)
