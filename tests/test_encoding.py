@@ -8,7 +8,13 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kallithead.api.encoding import PreEncoded, envelope, format_datetime
+from kallithead.api.encoding import (
+    EncodedArray,
+    PreEncoded,
+    envelope,
+    envelope_parts,
+    format_datetime,
+)
 
 json_values = st.recursive(
     st.none()
@@ -61,3 +67,22 @@ def test_pre_encoded_result_is_spliced_in_unchanged(request_id, result):
     encoded = PreEncoded(json.dumps(result).encode())
     document = json.loads(envelope(request_id, encoded, None))
     assert document == {"id": request_id, "result": result, "error": None}
+
+
+@given(request_id=json_values, items=st.lists(json_values))
+def test_an_array_of_encoded_items_is_the_document_of_the_list(request_id, items):
+    encoded = EncodedArray([json.dumps(item).encode() for item in items])
+    body = envelope(request_id, encoded, None)
+    assert json.loads(body) == {"id": request_id, "result": items, "error": None}
+    assert body == json.dumps(
+        {"id": request_id, "result": items, "error": None}
+    ).encode("utf-8")
+
+
+def test_the_items_of_an_encoded_array_are_sent_as_they_are():
+    items = [b'{"a": 1}', b'{"b": 2}']
+    parts = envelope_parts(3, EncodedArray(items), None)
+    assert parts[2] is items[0] and parts[4] is items[1]
+    assert (
+        b"".join(parts) == b'{"id": 3, "result": [{"a": 1}, {"b": 2}], "error": null}'
+    )

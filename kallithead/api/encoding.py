@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,17 @@ class PreEncoded:
     """A result already encoded as JSON, for results that never change."""
 
     data: bytes
+
+
+@dataclass(frozen=True)
+class EncodedArray:
+    """A JSON array whose items are each already encoded.
+
+    The envelope hands the items on as they are, so that a long list goes
+    out in pieces without ever being copied into one large buffer.
+    """
+
+    items: Sequence[bytes]
 
 
 def _extra(value: Any) -> Any:
@@ -32,17 +44,27 @@ def dumps(document: Any) -> bytes:
     return json.dumps(document, default=_extra).encode("utf-8")
 
 
+def _array_parts(items: Sequence[bytes]) -> list[bytes]:
+    """``[``, the items separated by ``, ``, then ``]``."""
+    if not items:
+        return [b"[]"]
+    parts = [b", "] * (2 * len(items) + 1)
+    parts[1::2] = items
+    parts[0] = b"["
+    parts[-1] = b"]"
+    return parts
+
+
+def envelope_parts(request_id: Any, result: Any, error: str | None) -> list[bytes]:
+    """The response document as pieces to send one after the other."""
+    head = b'{"id": ' + dumps(request_id) + b', "result": '
+    tail = b', "error": ' + dumps(error) + b"}"
+    if isinstance(result, EncodedArray):
+        return [head, *_array_parts(result.items), tail]
+    encoded = result.data if isinstance(result, PreEncoded) else dumps(result)
+    return [head, encoded, tail]
+
+
 def envelope(request_id: Any, result: Any, error: str | None) -> bytes:
     """The response document, encoded; the same bytes ``dumps`` would give."""
-    encoded = result.data if isinstance(result, PreEncoded) else dumps(result)
-    return b"".join(
-        (
-            b'{"id": ',
-            dumps(request_id),
-            b', "result": ',
-            encoded,
-            b', "error": ',
-            dumps(error),
-            b"}",
-        )
-    )
+    return b"".join(envelope_parts(request_id, result, error))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kallithead.api.context import CallContext
-from kallithead.api.encoding import PreEncoded
+from kallithead.api.encoding import EncodedArray
 from kallithead.api.failures import failing_as
 from kallithead.api.registry import (
     ANY,
@@ -117,19 +117,20 @@ async def repository_listing(store: RepoStore) -> list[tuple[str, bytes]]:
 
 
 @registry.method("get_repos")
-async def get_repos(ctx: CallContext) -> PreEncoded:
+async def get_repos(ctx: CallContext) -> EncodedArray:
     """Every repository the caller may read, in id order.
 
     The encoded objects are remembered until the next change anywhere (see
-    kallithead.auth.cache), so that a large list costs one join, not a
-    database read and an encoding per call.
+    kallithead.auth.cache), so that a large list costs a filter at most, not
+    a database read and an encoding per call; the objects go out as they
+    are, in chunks (kallithead.web.body).
     """
     listing = await repository_listing(ctx.services.repositories.store)
     if not ctx.is_admin:
         permissions = await ctx.services.users.permissions_of(ctx.caller.user_id)
         levels = permissions.repositories
         listing = [(name, f) for name, f in listing if levels.get(name) in READ]
-    return PreEncoded(b"[" + b", ".join(fragment for _, fragment in listing) + b"]")
+    return EncodedArray([fragment for _, fragment in listing])
 
 
 async def _check_group_write(ctx: CallContext, name: str, message: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from kallithead.api.context import CallContext, Services
-from kallithead.api.encoding import dumps, envelope
+from kallithead.api.encoding import dumps, envelope_parts
 from kallithead.api.registry import Registry
 from kallithead.auth.ipaddr import address_allowed
 from kallithead.auth.secrets import looks_like_api_key
@@ -50,20 +50,23 @@ class _Reply(Exception):
         self.request_id = request_id
 
 
-def render(request_id: Any, result: Any = None, error: str | None = None) -> bytes:
-    """The response document, on one line."""
+def render(
+    request_id: Any, result: Any = None, error: str | None = None
+) -> list[bytes]:
+    """The response document, on one line, in pieces to send in order."""
     try:
-        return envelope(request_id, result, error)
+        return envelope_parts(request_id, result, error)
     except (TypeError, ValueError):
         if error is None:
             log.failure("Cannot encode the result of request {id!r}", id=request_id)
-        return dumps(
-            {"id": request_id, "result": None, "error": ENCODING_ERROR_MESSAGE}
-        )
+        return [
+            dumps({"id": request_id, "result": None, "error": ENCODING_ERROR_MESSAGE})
+        ]
 
 
 class JsonRpc:
-    """Turns request bodies into response bodies."""
+    """Turns request bodies into response bodies (as pieces: a long result
+    is sent without first being joined into one buffer)."""
 
     def __init__(
         self,
@@ -75,13 +78,17 @@ class JsonRpc:
         self._services = services
         self._clock = clock
 
-    async def handle(self, body: Body, client_ip: str, site_url: str) -> bytes:
+    async def handle(
+        self, body: Body, client_ip: str, site_url: str
+    ) -> list[bytes]:
         try:
             return await self._handle(body, client_ip, site_url)
         except _Reply as reply:
             return render(reply.request_id, error=reply.message)
 
-    async def _handle(self, body: Body, client_ip: str, site_url: str) -> bytes:
+    async def _handle(
+        self, body: Body, client_ip: str, site_url: str
+    ) -> list[bytes]:
         request = self._parse(body)
         request_id = request["id"]
 

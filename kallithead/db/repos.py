@@ -10,8 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -46,8 +45,11 @@ class RepoNameTaken(Refused):
         self.is_fork = is_fork
 
 
-@dataclass(frozen=True)
-class RepoRecord:
+class RepoRecord(NamedTuple):
+    """A repository row with its owner's and parent's names (a tuple: made
+    by the thousand in a listing, where a dataclass costs several times
+    more to build)."""
+
     repo_id: int
     repo_name: str
     repo_type: str
@@ -118,7 +120,7 @@ _LOCKED_BY = 18
 
 def _rows(conn: Connection, result: Any) -> tuple[list[RepoRow], dict[int, UserRecord]]:
     """The rows of a _REPO_QUERY result, and the users holding their locks."""
-    rows = [tuple(row) for row in result]
+    rows = [tuple(row) for row in result.all()]
     locker_ids = {row[_LOCKED_BY] for row in rows if row[_LOCKED_BY] is not None}
     lockers: dict[int, UserRecord] = {}
     if locker_ids:
@@ -142,7 +144,7 @@ def _record(row: RepoRow, lockers: Mapping[int, UserRecord]) -> RepoRecord:
         values[index] = bool(values[index])
     locked_by = values[_LOCKED_BY]
     values[_LOCKED_BY] = lockers.get(locked_by) if locked_by is not None else None
-    return RepoRecord(*values)
+    return RepoRecord._make(values)
 
 
 def _records(conn: Connection, result: Any) -> list[RepoRecord]:
@@ -722,8 +724,7 @@ class RepoStore(AccessWriter):
         await self._write(
             "mark_repo_created", mark_created, record.repo_id, cache, updated_on
         )
-        return replace(
-            record,
+        return record._replace(
             repo_state=STATE_CREATED,
             changeset_json=json.dumps(cache) if cache is not None else None,
         )

@@ -11,6 +11,7 @@ from twisted.web.iweb import IRequest
 from kallithead.api.rpc import Body, JsonRpc
 from kallithead.auth.ipaddr import client_address, site_url
 from kallithead.config import Network
+from kallithead.web.body import PiecesBody, response_body
 
 JSON_CONTENT_TYPE = b"application/json"
 
@@ -69,11 +70,9 @@ class WebApp:
 
     @app.route("/_admin/api", branch=False)
     @app.route("//_admin/api", branch=False)
-    async def api(self, request: IRequest) -> bytes:
+    async def api(self, request: IRequest) -> bytes | PiecesBody:
         body = read_body(request, self._max_body_size)
         answer = await self._rpc.handle(
             body, self.client_ip(request), self.site_url(request)
         )
-        request.setHeader(b"content-type", JSON_CONTENT_TYPE)
-        request.setHeader(b"content-length", b"%d" % len(answer))
-        return answer
+        return response_body(request, answer, JSON_CONTENT_TYPE)
