@@ -38,6 +38,8 @@ from kallithead.vcs.layout import (
     Found,
     RepositoryRoot,
     archive_name,
+    build_folder_name,
+    build_folder_repo_id,
     check_name,
     parent_of,
     short_name,
@@ -46,7 +48,6 @@ from kallithead.vcs.summary import changeset_summary
 
 log = Logger()
 
-TEMPORARY_PREFIX = ".kallithead-new-"
 # How many shareable repositories stay open between operations.
 KEPT_OPEN = 256
 KEPT_OPEN_PER_THREAD = 32
@@ -69,6 +70,40 @@ def check_clone_uri(uri: str) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise BadCloneUri(uri)
     return uri
+
+
+@dataclass(frozen=True)
+class Build:
+    """The folder a repository is being built in (or was, by a creation cut
+    off half-way): for which row, and when anything in it was last written."""
+
+    path: Path
+    repo_id: int | None
+    active_at: float
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What a scan of the repositories root found."""
+
+    found: list[Found]
+    builds: list[Build]
+
+
+def _last_written(folder: Path) -> float | None:
+    """The newest modification time of ``folder`` and of anything in it;
+    None if it is gone (renamed into place since it was seen)."""
+    try:
+        newest = folder.stat().st_mtime
+    except OSError:
+        return None
+    for parent, dirs, files in os.walk(folder):
+        for entry in (*dirs, *files):
+            try:
+                newest = max(newest, os.lstat(os.path.join(parent, entry)).st_mtime)
+            except OSError:
+                continue
+    return newest
 
 
 @dataclass(frozen=True)
@@ -153,13 +188,14 @@ class Repositories:
         tip = self._open(name, alias).tip()
         return Tip(changeset_summary(tip), tip.date if tip else None)
 
-    def _build(self, name: str, alias: str, source: str | None) -> Tip:
+    def _build(self, record: RepoRecord, source: str | None) -> Tip:
         """Make the folder of a new repository, empty or cloned from source."""
+        name, alias = record.repo_name, record.repo_type
         target = self.root.path_of(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             raise VcsError(f"{target} exists already")
-        temporary = target.parent / f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}"
+        temporary = target.parent / build_folder_name(record.repo_id, uuid.uuid4().hex)
         backend = self.backends[alias]
         try:
             if source is None:
@@ -206,7 +242,7 @@ class Repositories:
             copy_from_repo=copy_from_repo,
         )
         try:
-            tip = await self.pool.run(self._build, name, record.repo_type, source)
+            tip = await self.pool.run(self._build, record, source)
         except BaseException:
             await self.store.forget(record.repo_id)
             raise
@@ -325,8 +361,32 @@ class Repositories:
 
         return await self.pool.run(reading)
 
-    async def scan(self) -> list[Found]:
-        return await self.pool.run(lambda: list(self.root.scan()))
+    async def scan(self) -> Scan:
+        return await self.pool.run(self._scan)
+
+    def _scan(self) -> Scan:
+        paths: list[Path] = []
+        found = list(self.root.scan(paths))
+        builds = []
+        for path in paths:
+            active_at = _last_written(path)
+            if active_at is not None:
+                builds.append(Build(path, build_folder_repo_id(path.name), active_at))
+        return Scan(found, builds)
+
+    def _remove_builds(self, builds: list[Build]) -> None:
+        for build in builds:
+            shutil.rmtree(build.path, ignore_errors=True)
+
+    async def remove_builds(self, builds: list[Build]) -> None:
+        """Remove the build folders of creations that were cut off."""
+        await self.pool.run(self._remove_builds, builds)
+
+    async def finish(self, record: RepoRecord) -> RepoRecord:
+        """Finish a creation that was cut off after its folder was in place:
+        read the tip and mark the row created."""
+        tip = await self.pool.run(self._tip, record.repo_name, record.repo_type)
+        return await self.store.mark_created(record, tip.summary, tip.date)
 
     def describe_found(self, found: list[Found]) -> list[tuple[str | None, Tip]]:
         """Description and tip of each repository found by a scan (runs on a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from kallithead.db import schema as t
 from kallithead.db.pool import create_engine
 from tests.conftest import TEST_DB_URL_VARIABLE
 
@@ -255,3 +258,112 @@ def test_database_older_than_the_code_refuses_to_start(tmp_path, fresh_database)
     assert "schema revision 0000" in output
     assert "kallithead-db upgrade" in output
     assert "Traceback" not in output
+
+
+class SilentRemote:
+    """A listening socket that takes connections and never answers: a clone
+    from it waits until whoever started it goes away."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen()
+        self.connected = threading.Event()
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}/repo"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return
+            self._held.append(connection)
+            self.connected.set()
+
+    def close(self) -> None:
+        self._socket.close()
+        for connection in self._held:
+            connection.close()
+
+
+def _build_folders(root: Path) -> list[Path]:
+    return sorted(root.glob(".kallithead-new-*"))
+
+
+@pytest.mark.parametrize("repo_type", ["hg", "git"])
+def test_a_creation_cut_off_by_a_crash_is_undone_by_a_later_rescan(
+    tmp_path, fresh_database, repo_type
+):
+    remote = SilentRemote()
+    daemon = Daemon(tmp_path)
+    key = daemon.admin_key
+    repos_root = daemon.datadir / "repos"
+    url = os.environ.get(TEST_DB_URL_VARIABLE) or (
+        f"sqlite:///{daemon.datadir / 'kallithea.db'}"
+    )
+    try:
+        creating = threading.Thread(
+            target=lambda: _call_ignoring_failure(
+                daemon.port,
+                key,
+                "create_repo",
+                repo_name="mirror",
+                repo_type=repo_type,
+                clone_uri=remote.url,
+            ),
+            daemon=True,
+        )
+        creating.start()
+        assert remote.connected.wait(30)
+        # The clone is under way when the process dies.
+        daemon.process.kill()
+        daemon.process.communicate(timeout=30)
+    finally:
+        remote.close()
+    engine = create_engine(url)
+    try:
+        query = sa.select(t.repositories.c.repo_name, t.repositories.c.repo_state)
+        with engine.connect() as c:
+            assert list(c.execute(query)) == [("mirror", "repo_state_pending")]
+        if repo_type == "git":
+            # dulwich makes the folder before it fetches.
+            assert len(_build_folders(repos_root)) == 1
+        # Two hours later, a daemon's rescan finds the creation abandoned.
+        then = time.time() - 7200
+        for build in _build_folders(repos_root):
+            for path in [*build.rglob("*"), build]:
+                os.utime(path, (then, then))
+        with engine.begin() as c:
+            c.execute(
+                t.repositories.update().values(
+                    created_on=datetime.datetime.now() - datetime.timedelta(hours=2)
+                )
+            )
+    finally:
+        engine.dispose()
+
+    later = Daemon(tmp_path)
+    try:
+        reply = _call(later.port, key, "rescan_repos")
+        assert reply["result"] == {"added": [], "removed": []}
+        assert _build_folders(repos_root) == []
+        assert _call(later.port, key, "get_repos")["result"] == []
+        reply = _call(
+            later.port, key, "create_repo", repo_name="mirror", repo_type=repo_type
+        )
+        assert reply["error"] is None
+    finally:
+        later.stop()
+
+
+def _call_ignoring_failure(port: int, key: str, method: str, **args) -> None:
+    """A call whose answer never comes (the daemon is killed meanwhile)."""
+    try:
+        _call(port, key, method, **args)
+    except OSError:
+        pass

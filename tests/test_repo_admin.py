@@ -14,6 +14,7 @@ the hg and git libraries. Each case runs for both kinds.
 from __future__ import annotations
 
 import datetime
+import os
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -424,6 +425,148 @@ async def test_rescan_repos_is_for_admins(server):
     key = await regular(server)
     reply = await server.call("rescan_repos", key=key)
     assert reply.error == ACCESS_DENIED
+
+
+# --- rescans after a creation cut off half-way --------------------------------
+
+TWO_HOURS = datetime.timedelta(hours=2)
+
+
+def age_row(engine: sa.Engine, name: str, *, pending: bool) -> None:
+    """Make the row of ``name`` look two hours old; ``pending`` puts it back
+    in the state a creation leaves it in before its last step."""
+    values: dict[str, Any] = {
+        "created_on": datetime.datetime.now() - TWO_HOURS,
+    }
+    if pending:
+        values.update(repo_state="repo_state_pending", changeset_cache=None)
+    with engine.begin() as c:
+        c.execute(
+            t.repositories.update()
+            .where(t.repositories.c.repo_name == name)
+            .values(**values)
+        )
+
+
+def age_tree(folder: Path) -> None:
+    """Date ``folder`` and everything in it two hours back."""
+    then = time.time() - TWO_HOURS.total_seconds()
+    for path in [*folder.rglob("*"), folder]:
+        os.utime(path, (then, then), follow_symlinks=False)
+
+
+def repo_states(engine: sa.Engine) -> dict[str, str]:
+    with engine.connect() as c:
+        query = sa.select(t.repositories.c.repo_name, t.repositories.c.repo_state)
+        return {name: state for name, state in c.execute(query)}
+
+
+def build_folders(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".kallithead"))
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_finishes_a_creation_cut_off_after_its_folder_was_in_place(
+    server, engine, tmp_path, kind
+):
+    put_on_disk(server, kind, "grp/made", tmp_path)
+    await server.call("rescan_repos")
+    expected = await get_repo(server, "grp/made")
+    age_row(engine, "grp/made", pending=True)
+    assert repo_states(engine) == {"grp/made": "repo_state_pending"}
+
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": [], "removed": []}
+    assert repo_states(engine) == {"grp/made": "repo_state_created"}
+    got = await get_repo(server, "grp/made")
+    assert got["last_changeset"] == expected["last_changeset"]
+    assert got["last_changeset"]["raw_id"] == RAW_IDS[kind][2]
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_removes_an_old_unfinished_row_without_a_folder(
+    server, engine, kind
+):
+    await create(server, "lost", kind)
+    shutil.rmtree(repos_root(server) / "lost")
+    age_row(engine, "lost", pending=True)
+    reply = await server.call("rescan_repos")
+    # Never finished, so never reported: it is simply gone.
+    assert reply.result == {"added": [], "removed": []}
+    assert repo_rows(engine) == []
+    await create(server, "lost", kind)
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_leaves_a_young_unfinished_row_alone(server, engine, kind):
+    await create(server, "young", kind)
+    shutil.rmtree(repos_root(server) / "young")
+    with engine.begin() as c:
+        c.execute(t.repositories.update().values(repo_state="repo_state_pending"))
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": [], "removed": []}
+    assert repo_states(engine) == {"young": "repo_state_pending"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_removes_build_folders_once_nothing_is_written_to_them(
+    server, engine, kind
+):
+    await create(server, "grp/inside", kind)
+    root = repos_root(server)
+    for folder in (root, root / "grp"):
+        old = folder / ".kallithead-new-999-0123abcd"
+        (old / "objects").mkdir(parents=True)
+        (old / "objects" / "pack").write_bytes(b"half a pack")
+        age_tree(old)
+    fresh = root / ".kallithead-new-998-4567ef01"
+    (fresh / "objects").mkdir(parents=True)
+    age_tree(fresh)
+    (fresh / "objects" / "pack").write_bytes(b"being written now")
+
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": [], "removed": []}
+    assert build_folders(root) == [fresh.name]
+    assert build_folders(root / "grp") == []
+    assert repo_states(engine) == {"grp/inside": "repo_state_created"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_keeps_an_old_row_whose_build_is_still_written(
+    server, engine, kind
+):
+    await create(server, "slow", kind)
+    root = repos_root(server)
+    shutil.rmtree(root / "slow")
+    age_row(engine, "slow", pending=True)
+    repo_id = repo_rows(engine)[0][0]
+    build = root / f".kallithead-new-{repo_id}-89abcdef"
+    (build / "data").mkdir(parents=True)
+    (build / "data" / "chunk").write_bytes(b"arriving")
+
+    await server.call("rescan_repos")
+    assert repo_states(engine) == {"slow": "repo_state_pending"}
+    assert build_folders(root) == [build.name]
+
+    age_tree(build)
+    await server.call("rescan_repos")
+    assert repo_rows(engine) == []
+    assert build_folders(root) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_finishing_a_creation_whose_row_was_removed_meanwhile_fails(
+    server, engine, kind
+):
+    from kallithead.db.repos import RowGone
+
+    await create(server, "raced", kind)
+    store = server.service.repositories.store
+    record = await store.find("raced")
+    await store.forget(record.repo_id)
+    with pytest.raises(RowGone):
+        await store.mark_created(record, None, None)
+    assert repo_rows(engine) == []
 
 
 # --- invalidate_cache (T053-T055, 6.3) -----------------------------------------

@@ -78,17 +78,13 @@ class JsonRpc:
         self._services = services
         self._clock = clock
 
-    async def handle(
-        self, body: Body, client_ip: str, site_url: str
-    ) -> list[bytes]:
+    async def handle(self, body: Body, client_ip: str, site_url: str) -> list[bytes]:
         try:
             return await self._handle(body, client_ip, site_url)
         except _Reply as reply:
             return render(reply.request_id, error=reply.message)
 
-    async def _handle(
-        self, body: Body, client_ip: str, site_url: str
-    ) -> list[bytes]:
+    async def _handle(self, body: Body, client_ip: str, site_url: str) -> list[bytes]:
         request = self._parse(body)
         request_id = request["id"]
 

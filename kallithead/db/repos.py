@@ -39,6 +39,11 @@ class ParentIsRepository(Refused):
     """A repository cannot go inside another repository's folder."""
 
 
+class RowGone(Exception):
+    """The repository's row was deleted while it was being created (a rescan
+    judged the creation abandoned)."""
+
+
 class RepoNameTaken(Refused):
     def __init__(self, is_fork: bool) -> None:
         super().__init__()
@@ -419,7 +424,11 @@ def mark_created(
         values["changeset_cache"] = json.dumps(cache)
     if updated_on is not None:
         values["updated_on"] = updated_on
-    conn.execute(repos.update().where(repos.c.repo_id == repo_id).values(**values))
+    done = conn.execute(
+        repos.update().where(repos.c.repo_id == repo_id).values(**values)
+    )
+    if done.rowcount != 1:
+        raise RowGone(repo_id)
     bump_access_token(conn)
 
 

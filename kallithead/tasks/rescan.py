@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -21,15 +22,16 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from kallithead.db.locks import SharedLock
-from kallithead.db.repos import STATE_CREATED, STATE_PENDING, RepoStore
+from kallithead.db.repos import STATE_CREATED, STATE_PENDING, RepoRecord, RepoStore
 from kallithead.db.settings import SettingsStore, as_bool
-from kallithead.repositories import Repositories
+from kallithead.repositories import Build, Repositories
 from kallithead.vcs.layout import Found, InvalidName, check_name
 
 log = Logger()
 
-# A row still pending after this long belongs to a creation that was cut off
-# (the process stopped between its steps): a rescan removes it.
+# A creation (its pending row, its build folder) still for this long was cut
+# off: the process stopped between its steps. A rescan then finishes or
+# undoes it.
 PENDING_GRACE = datetime.timedelta(hours=1)
 
 
@@ -81,13 +83,13 @@ class Scanner:
             self._lock.release()
 
     async def _rescan(self, remove_obsolete: bool) -> Outcome:
-        found = await self._repositories.scan()
+        scan = await self._repositories.scan()
         known = {repo.repo_name: repo for repo in await self.store.list()}
         outcome = Outcome()
 
         on_disk = set()
         new: list[Found] = []
-        for repository in found:
+        for repository in scan.found:
             try:
                 check_name(repository.name)
             except InvalidName:
@@ -102,13 +104,8 @@ class Scanner:
         if new:
             outcome.added = await self._add(new)
 
-        # Rows being created right now have no folder yet: leave them alone.
-        pending = {n for n, r in known.items() if r.repo_state == STATE_PENDING}
-        stale = datetime.datetime.now() - PENDING_GRACE
-        for name in pending - on_disk:
-            if known[name].created_on < stale:
-                log.info("Rescan removes the unfinished repository {name}", name=name)
-                await self.store.forget(known[name].repo_id)
+        pending = {n: r for n, r in known.items() if r.repo_state == STATE_PENDING}
+        await self._recover(pending, on_disk, scan.builds)
         outcome.removed = [
             name for name in known if name not in on_disk and name not in pending
         ]
@@ -119,6 +116,40 @@ class Scanner:
                 except Exception:
                     log.failure("Rescan could not remove {name}", name=name)
         return outcome
+
+    async def _recover(
+        self,
+        pending: dict[str, RepoRecord],
+        on_disk: set[str],
+        builds: list[Build],
+    ) -> None:
+        """Finish or undo the creations that a stopped process left half-way.
+
+        Rows and build folders are left alone while anything about them is
+        younger than PENDING_GRACE: a creation (a long clone, say) may still
+        be under way. After that, a row whose folder is in place is marked
+        created; a row without one is deleted, and so is a build folder.
+        """
+        stale = datetime.datetime.now() - PENDING_GRACE
+        quiet_since = time.time() - PENDING_GRACE.total_seconds()
+        building = {b.repo_id for b in builds if b.active_at >= quiet_since}
+        for name, record in pending.items():
+            if record.created_on >= stale or record.repo_id in building:
+                continue
+            try:
+                if name in on_disk:
+                    log.info("Rescan finishes creating {name}", name=name)
+                    await self._repositories.finish(record)
+                else:
+                    log.info("Rescan removes the unfinished {name}", name=name)
+                    await self.store.forget(record.repo_id)
+            except Exception:
+                log.failure("Rescan could not recover {name}", name=name)
+        abandoned = [b for b in builds if b.active_at < quiet_since]
+        for build in abandoned:
+            log.info("Rescan removes the abandoned {path}", path=str(build.path))
+        if abandoned:
+            await self._repositories.remove_builds(abandoned)
 
     async def _add(self, new: list[Found]) -> list[str]:
         """Register repositories found on disk: one pass over them on a VCS

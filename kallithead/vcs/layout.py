@@ -25,6 +25,20 @@ _ARCHIVED = re.compile(r"rm__\d{8}_\d{6}_\d{6}_")
 # First path segments that mean something else in URLs.
 _RESERVED_FIRST = re.compile(r"(?:_admin|_static|_\d+)\Z")
 MAX_NAME_LENGTH = 255
+# A new repository is built in a hidden folder next to where it goes, then
+# renamed into place: ``.kallithead-new-<repo_id>-<random>``.
+TEMPORARY_PREFIX = ".kallithead-new-"
+
+
+def build_folder_name(repo_id: int, token: str) -> str:
+    return f"{TEMPORARY_PREFIX}{repo_id}-{token}"
+
+
+def build_folder_repo_id(folder_name: str) -> int | None:
+    """The id of the repository row a build folder is for (None if the name
+    does not say)."""
+    number = folder_name[len(TEMPORARY_PREFIX) :].partition("-")[0]
+    return int(number) if number.isdigit() else None
 
 
 class InvalidName(ValueError):
@@ -103,16 +117,25 @@ class RepositoryRoot:
         kinds = [a for a, b in self._backends.items() if b.is_repository(folder)]
         return kinds[0] if len(kinds) == 1 else None
 
-    def scan(self) -> Iterator[Found]:
-        """Every repository below the root, by full name (API-SPEC.md 6.2)."""
-        yield from self._scan(self.path, "")
+    def scan(self, builds: list[Path] | None = None) -> Iterator[Found]:
+        """Every repository below the root, by full name (API-SPEC.md 6.2).
 
-    def _scan(self, folder: Path, prefix: str) -> Iterator[Found]:
+        The temporary folders of repositories being built (or left behind
+        by a creation that was cut off) are added to ``builds``, if given.
+        """
+        yield from self._scan(self.path, "", builds)
+
+    def _scan(
+        self, folder: Path, prefix: str, builds: list[Path] | None
+    ) -> Iterator[Found]:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
             return
         for entry in entries:
+            if entry.name.startswith(TEMPORARY_PREFIX) and builds is not None:
+                builds.append(Path(entry.path))
+                continue
             if entry.name.startswith(".") or _ARCHIVED.match(entry.name):
                 continue
             if not entry.is_dir(follow_symlinks=False):
@@ -125,4 +148,4 @@ class RepositoryRoot:
             if alias is not None:
                 yield Found(name, alias)
             else:
-                yield from self._scan(child, f"{name}/")
+                yield from self._scan(child, f"{name}/", builds)
