@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dulwich import porcelain
+from dulwich.objects import Commit
 from dulwich.repo import Repo
 
 AUTHOR = "Test Author <author@example.com>"
@@ -64,6 +65,34 @@ class GitWorkdir:
             no_verify=True,
         )
         return raw.decode("ascii")
+
+    def commit_by_odd_author(
+        self, files: Mapping[str, str], message: str, timestamp: int, author: str
+    ) -> str:
+        """Commit on the current branch with an author string that dulwich's
+        porcelain refuses (no "name <address>" shape), as other tools write
+        them; the committer is the usual one."""
+        paths = []
+        for name, content in files.items():
+            target = self.path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+            paths.append(str(target))
+        porcelain.add(self.repo, paths=paths)
+        new = Commit()
+        new.tree = self.repo.open_index().commit(self.repo.object_store)
+        try:
+            new.parents = [self.repo.head()]
+        except KeyError:
+            new.parents = []
+        new.author = author.encode("utf-8")
+        new.committer = AUTHOR.encode("utf-8")
+        new.author_time = new.commit_time = timestamp
+        new.author_timezone = new.commit_timezone = 0
+        new.message = message.encode("utf-8")
+        self.repo.object_store.add_object(new)
+        self.repo.refs[self.repo.refs.follow(b"HEAD")[0][-1]] = new.id
+        return new.id.decode("ascii")
 
     def head(self) -> str:
         return self.repo.head().decode("ascii")

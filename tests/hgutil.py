@@ -32,8 +32,10 @@ class HgWorkdir:
         timestamp: int,
         user: str = "Test Author <author@example.com>",
         branch: str | None = None,
+        close_branch: bool = False,
     ) -> str:
-        """Write (or, for None, delete) files and commit; returns the raw id."""
+        """Write (or, for None, delete) files and commit; returns the raw id.
+        ``close_branch`` makes the commit close its branch."""
         for name, content in files.items():
             target = self.path / name
             if content is None:
@@ -52,6 +54,7 @@ class HgWorkdir:
             message=message.encode("utf-8"),
             user=user.encode("utf-8"),
             date=f"{timestamp} 0".encode(),
+            close_branch=close_branch,
         )
         return self.repo[b"tip"].hex().decode()
 

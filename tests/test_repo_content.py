@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import pytest_twisted
 
+from tests.gitutil import GitWorkdir
+from tests.hgutil import HgWorkdir
 from tests.test_repos import (
     HOUR,
     KINDS,
@@ -25,7 +27,9 @@ from tests.test_repos import (
     changeset,
     create,
     local,
+    put_on_disk,
     regular,
+    repos_root,
     rescanned,
     serve_history,
     write_history,
@@ -679,3 +683,97 @@ async def test_get_changesets_start_position_slices_the_filtered_list(
         "get_changesets", repoid=repo, start=1, start_date=local(T0 + HOUR)
     )
     assert reply.result == [changeset(kind, 2)]
+
+
+# --- get_changesets and get_changeset: Kallithea's readings of odd arguments ---
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_changesets_max_revisions_limits_before_start_cuts(
+    server, repo, kind
+):
+    # The limit keeps [0, 1] of the history; position 1 of that is 1.
+    reply = await server.call("get_changesets", repoid=repo, start=1, max_revisions=2)
+    assert reply.result == [changeset(kind, 1)]
+    reply = await server.call("get_changesets", repoid=repo, start=2, max_revisions=2)
+    assert reply.result == []
+
+
+@pytest.mark.parametrize("value", [0, None])
+@pytest_twisted.ensureDeferred
+async def test_get_changesets_max_revisions_zero_or_null_sets_no_limit(
+    server, repo, kind, value
+):
+    reply = await server.call("get_changesets", repoid=repo, max_revisions=value)
+    assert reply.result == [changeset(kind, n) for n in range(3)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_changesets_empty_dates_and_branch_filter_nothing(server, repo, kind):
+    reply = await server.call(
+        "get_changesets", repoid=repo, start_date="", end_date="", branch_name=""
+    )
+    assert reply.result == [changeset(kind, n) for n in range(3)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_changesets_of_a_closed_mercurial_branch(server, tmp_path):
+    work = put_on_disk(server, "hg", "repo", tmp_path)
+    work.update("stable")
+    closing = work.commit({}, "close stable", T0 + 3 * HOUR, close_branch=True)
+    await server.call("rescan_repos")
+    reply = await server.call("get_changesets", repoid="repo", branch_name="stable")
+    assert [entry["raw_id"] for entry in reply.result] == [RAW_IDS["hg"][2], closing]
+    # A closed branch is not among get_repo's branches, as in Kallithea.
+    reply = await server.call("get_repo", repoid="repo", with_revision_names=True)
+    assert sorted(reply.result["branches"]) == ["default"]
+
+
+# Author strings and how Kallithea splits them. A git commit header needs
+# the address in <>, so git only gets the bracketed ones.
+AUTHORS = [
+    ("Bob Smith <bob@example.com>", "Bob Smith", "bob@example.com"),
+    ("Bob <notanemail>", "Bob <notanemail>", "notanemail"),
+    ("<bob@example.com>", "", "bob@example.com"),
+]
+HG_ONLY_AUTHORS = [
+    ("bob@example.com", "", "bob@example.com"),
+    ("Bob Smith bob@example.com", "Bob Smith", "bob@example.com"),
+    ("Bob Smith", "Bob Smith", ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("repo_kind", "author", "name", "email"),
+    [("hg", *case) for case in AUTHORS + HG_ONLY_AUTHORS]
+    + [("git", *case) for case in AUTHORS],
+)
+@pytest_twisted.ensureDeferred
+async def test_get_changeset_splits_the_author_as_kallithea_does(
+    server, tmp_path, repo_kind, author, name, email
+):
+    target = repos_root(server) / "authored"
+    if repo_kind == "hg":
+        HgWorkdir(target).commit({"a.txt": "a\n"}, "one", T0, user=author)
+    else:
+        work = GitWorkdir(tmp_path / "work")
+        work.commit_by_odd_author({"a.txt": "a\n"}, "one", T0, author)
+        work.publish(target)
+    await server.call("rescan_repos")
+    reply = await server.call("get_changeset", repoid="authored", raw_id="tip")
+    assert reply.result["author"] == {"name": name, "email": email}
+
+
+@pytest.mark.parametrize("raw_id", [None, -1])
+@pytest_twisted.ensureDeferred
+async def test_get_changeset_null_or_minus_one_is_the_tip(server, repo, kind, raw_id):
+    reply = await server.call("get_changeset", repoid=repo, raw_id=raw_id)
+    assert reply.result["raw_id"] == RAW_IDS[kind][2]
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_repo_nodes_null_revision_is_the_tip(server, repo):
+    reply = await server.call(
+        "get_repo_nodes", repoid=repo, revision=None, root_path="/", ret_type="files"
+    )
+    assert reply.result == files("README.rst", "docs/api/api.rst", "src/main.py")

@@ -431,6 +431,8 @@ def test_a_missing_commit_is_a_vcs_error(history_path: Path) -> None:
         ("3", M),
         ("tip", M),
         ("HEAD", M),
+        ("head", M),
+        ("", M),
         ("master", M),
         ("feature", C),
         ("v1", B),
@@ -448,7 +450,6 @@ def test_changeset_accepts_every_kind_of_revision(
     [
         "4",
         "-1",
-        "",
         "nope",
         "refs/heads/master",
         "c9a",
@@ -615,12 +616,28 @@ def test_file_changes_of_an_addition_and_a_deletion(history: GitRepository) -> N
     )
 
 
-def test_file_changes_of_a_merge_compare_with_the_first_parent(
+def test_file_changes_of_a_merge_count_what_differs_from_either_parent(
     history: GitRepository,
 ) -> None:
+    # Against B the merge adds feature.txt and drops docs/index.rst; against
+    # C it changes README.rst. Kallithea's git backend lists all three.
     assert history.file_changes(M) == FileChanges(
-        added=("feature.txt",), removed=("docs/index.rst",)
+        added=("feature.txt",), changed=("README.rst",), removed=("docs/index.rst",)
     )
+
+
+def test_file_changes_of_a_merge_may_list_a_path_twice(history_path: Path) -> None:
+    # A merge that brings back docs/index.rst with new contents: added
+    # against C, which dropped it, changed against B, which had it (and
+    # feature.txt added against B, README.rst changed against C).
+    files = {**FILES_M, "docs/index.rst": b"index, merged\n"}
+    with Repo(str(history_path)) as writer:
+        raw_id = commit(writer, files, message=b"merge\n", time=T0, parents=(B, C))
+    with BACKEND.open(history_path) as repo:
+        assert repo.file_changes(raw_id) == FileChanges(
+            added=("docs/index.rst", "feature.txt"),
+            changed=("README.rst", "docs/index.rst"),
+        )
 
 
 def test_file_changes_accept_any_revision(history: GitRepository) -> None:
@@ -735,12 +752,11 @@ def test_tree_lists_each_directory_before_descending(tmp_path: Path) -> None:
 
     with BACKEND.open(tmp_path / "deep") as repo:
         # Names sorted plainly ("a" before "a-b", unlike git's own tree order);
-        # symlinks and submodules are files.
+        # symlinks are files, submodules are not listed (as in Kallithea).
         assert repo.tree(raw_id, "") == Listing(
             dirs=("a", "a-b", "b", "a/x"),
             files=(
                 "link",
-                "sub",
                 "top.txt",
                 "a/one.txt",
                 "a/x/deep.txt",

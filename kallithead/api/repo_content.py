@@ -25,9 +25,17 @@ from kallithead.vcs.base import (
     UnknownRevision,
     VcsError,
 )
-from kallithead.vcs.summary import changeset_summary
+from kallithead.vcs.summary import author_object, changeset_summary
 
 RET_TYPES = ("all", "dirs", "files")
+
+
+def _revision_spec(value: Any) -> Any:
+    """A revision argument as the backends take it: null and -1 mean the
+    tip, as they do to Kallithea's backends."""
+    if value is None or (type(value) is int and value == -1):
+        return "tip"
+    return value
 
 
 @registry.method(
@@ -42,6 +50,7 @@ async def get_repo_nodes(
 ) -> list[dict[str, str]]:
     repo = await resolve_repo(ctx, repoid)
     failed = ApiError(f"failed to get repo: `{repo.repo_name}` nodes")
+    revision = _revision_spec(revision)
     if not isinstance(revision, (str, int)) or isinstance(revision, bool):
         raise failed
     if not isinstance(root_path, str):
@@ -63,7 +72,8 @@ async def get_repo_nodes(
 
 
 def _parse_date(value: Any) -> datetime.datetime | None:
-    if value is None:
+    # An empty string filters nothing, as in Kallithea (a false value).
+    if not value:
         return None
     return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S")
 
@@ -104,7 +114,8 @@ async def get_changesets(
 ) -> list[dict[str, Any]]:
     repo = await _readable(ctx, repoid)
     since, until = _parse_date(start_date), _parse_date(end_date)
-    limit = None if max_revisions is None else int(max_revisions)
+    # 0 (like null) sets no limit, as in Kallithea (a false value).
+    limit = int(max_revisions) if max_revisions else None
 
     def select(repository: Repository) -> list[dict[str, Any]]:
         history = list(repository.changesets())
@@ -121,8 +132,10 @@ async def get_changesets(
             for c in history
             if (since is None or c.date >= since) and (until is None or c.date <= until)
         ]
-        if branch_name is not None:
-            heads = repository.refs().branches
+        if branch_name:
+            refs = repository.refs()
+            # A closed Mercurial branch is still a branch to list.
+            heads = {**refs.closed_branches, **refs.branches}
             if branch_name not in heads:
                 raise UnknownRevision(branch_name)
             if repository.alias == "git":
@@ -130,11 +143,11 @@ async def get_changesets(
                 chosen = [c for c in chosen if c.raw_id in reachable]
             else:
                 chosen = [c for c in chosen if c.branch == branch_name]
-        # start and end are positions in the whole history that then cut the
-        # filtered list (API-SPEC.md 3.46).
-        chosen = chosen[first : last + 1]
+        # max_revisions limits the filtered list; start and end are positions
+        # in the whole history that then cut it (API-SPEC.md 3.46).
         if limit is not None:
             chosen = chosen[:limit]
+        chosen = chosen[first : last + 1]
         if reverse:
             chosen.reverse()
         answers = []
@@ -182,16 +195,15 @@ async def get_changeset(
     repo = await _readable(ctx, repoid)
 
     def describe(repository: Repository) -> dict[str, Any]:
-        changeset = repository.changeset(str(raw_id))
+        changeset = repository.changeset(str(_revision_spec(raw_id)))
         changes = repository.file_changes(changeset.raw_id)
-        name, _, email = changeset.author.partition("<")
         return {
             "raw_id": changeset.raw_id,
             "short_id": changeset.short_id,
             "revision": changeset.revision,
             "date": format_datetime(changeset.date),
             "message": changeset.message,
-            "author": {"name": name.strip(), "email": email.rstrip(">").strip()},
+            "author": author_object(changeset.author),
             "added": list(changes.added),
             "changed": list(changes.changed),
             "removed": list(changes.removed),

@@ -77,6 +77,8 @@ class Tree:
 @dataclass(frozen=True)
 class Refs:
     branches: dict[str, str] = field(default_factory=dict)
+    # Mercurial branches whose every head is closed (git has none).
+    closed_branches: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     bookmarks: dict[str, str] = field(default_factory=dict)
 

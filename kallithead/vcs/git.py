@@ -31,7 +31,7 @@ import dulwich.objects
 from dulwich.client import default_urllib3_manager, get_transport_and_path
 from dulwich.diff_tree import CHANGE_ADD, CHANGE_DELETE, tree_changes
 from dulwich.object_store import BaseObjectStore, DiskObjectStore
-from dulwich.objects import Commit, ShaFile, Tag
+from dulwich.objects import S_ISGITLINK, Commit, ShaFile, Tag
 from dulwich.refs import DiskRefsContainer
 from dulwich.repo import Repo
 
@@ -407,7 +407,8 @@ class GitRepository(Repository):
         if not changesets:
             raise EmptyRepository(f"{self.path} has no changesets yet")
 
-        if revision in ("tip", "HEAD"):
+        # The names Kallithea's git backend takes for the newest changeset.
+        if revision in ("", "tip", "HEAD", "head"):
             return changesets[-1]
 
         if (
@@ -472,32 +473,40 @@ class GitRepository(Repository):
             return self._history().changesets
 
     def file_changes(self, raw_id: str) -> FileChanges:
-        with self._operation(f"comparing {raw_id!r} with its parent"):
+        """What ``raw_id`` changed against each of its parents together, as
+        Kallithea's git backend counts it: a merge lists what differs from
+        either side, and a path may then be both added and changed."""
+        with self._operation(f"comparing {raw_id!r} with its parents"):
             store = self._repo.object_store
             commit = self._commit(raw_id)
-            parent_tree = None
-            if commit.parents:
-                parent = store[commit.parents[0]]
-                assert isinstance(parent, Commit)
-                parent_tree = parent.tree
+            parent_trees: list[bytes | None] = []
+            for parent_id in commit.parents:
+                # The parents of a shallow copy's oldest commits are absent.
+                parent = store[parent_id] if parent_id in store else None
+                if isinstance(parent, Commit):
+                    parent_trees.append(parent.tree)
+            if not parent_trees:
+                parent_trees.append(None)
 
-            added: list[str] = []
-            changed: list[str] = []
-            removed: list[str] = []
-            # A file replaced by a symlink or a submodule is "changed"; a file
-            # replaced by a directory is removed and its contents added.
-            for change in tree_changes(
-                store, parent_tree, commit.tree, change_type_same=True
-            ):
-                if change.type == CHANGE_ADD:
-                    assert change.new is not None and change.new.path is not None
-                    added.append(_text(change.new.path))
-                elif change.type == CHANGE_DELETE:
-                    assert change.old is not None and change.old.path is not None
-                    removed.append(_text(change.old.path))
-                else:
-                    assert change.new is not None and change.new.path is not None
-                    changed.append(_text(change.new.path))
+            added: set[str] = set()
+            changed: set[str] = set()
+            removed: set[str] = set()
+            for parent_tree in parent_trees:
+                # A file replaced by a symlink or a submodule is "changed"; a
+                # file replaced by a directory is removed and its contents
+                # added.
+                for change in tree_changes(
+                    store, parent_tree, commit.tree, change_type_same=True
+                ):
+                    if change.type == CHANGE_ADD:
+                        assert change.new is not None and change.new.path is not None
+                        added.add(_text(change.new.path))
+                    elif change.type == CHANGE_DELETE:
+                        assert change.old is not None and change.old.path is not None
+                        removed.add(_text(change.old.path))
+                    else:
+                        assert change.new is not None and change.new.path is not None
+                        changed.add(_text(change.new.path))
             return FileChanges(
                 added=tuple(sorted(added)),
                 changed=tuple(sorted(changed)),
@@ -543,8 +552,9 @@ class GitRepository(Repository):
                         dirs.append(full)
                         assert entry.sha is not None
                         subdirs.append((full, entry.sha))
-                    else:
-                        # Files, symlinks and submodules alike.
+                    elif not S_ISGITLINK(entry.mode):
+                        # Files and symlinks; a submodule is neither a file
+                        # nor a folder here, and Kallithea lists it as neither.
                         files.append(full)
                 pending.extend(reversed(subdirs))
             return Tree(dirs=tuple(dirs), files=tuple(files))

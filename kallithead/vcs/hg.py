@@ -189,15 +189,16 @@ class MercurialRepository(Repository):
 
     def refs(self) -> Refs:
         repo = self._repo
-        branches = {}
+        branches, closed = {}, {}
         for name, tip, _active, is_open in repo.branchmap().branches_info(repo):
-            if is_open:
-                branches[_s(name)] = _s(repo[tip].hex())
+            (branches if is_open else closed)[_s(name)] = _s(repo[tip].hex())
         tags = {_s(name): _s(repo[node].hex()) for name, node in repo.tags().items()}
         bookmarks = {
             _s(name): _s(repo[node].hex()) for name, node in repo._bookmarks.items()
         }
-        return Refs(branches=branches, tags=tags, bookmarks=bookmarks)
+        return Refs(
+            branches=branches, closed_branches=closed, tags=tags, bookmarks=bookmarks
+        )
 
     def pull(self, source: str) -> list[str]:
         repo = self._repo
