@@ -350,6 +350,9 @@ class Repositories:
             return repository.pull(source)
 
         arrived = await self.pool.run(pull_on_disk)
+        # New changesets: every process rebuilds what it cached (API-SPEC.md
+        # 3.3 step 4), as after invalidate_cache.
+        await self.store.deactivate_caches(record.repo_name)
         await self.refresh_tip(record)
         return arrived
 

@@ -121,6 +121,27 @@ async def test_pull_records_push_remote_in_the_journal(server, engine, remote, k
 
 
 @pytest_twisted.ensureDeferred
+async def test_pull_marks_the_repositorys_cache_rows_inactive(
+    server, engine, remote, kind
+):
+    work = serve_history(remote, kind, "upstream")
+    await create(server, "mirror", kind, clone_uri=remote.url(kind, "upstream"))
+    await create(server, "other", kind)
+    cache = t.cache_invalidation
+    with engine.begin() as c:
+        for key, args in (("a", "mirror"), ("b", "other")):
+            c.execute(
+                cache.insert().values(cache_key=key, cache_args=args, cache_active=True)
+            )
+    add_fourth_commit(work)
+    await server.call("pull", repoid="mirror")
+    with engine.connect() as c:
+        query = sa.select(cache.c.cache_key, cache.c.cache_active)
+        rows = c.execute(query.order_by(cache.c.cache_key)).all()
+    assert [(row[0], bool(row[1])) for row in rows] == [("a", False), ("b", True)]
+
+
+@pytest_twisted.ensureDeferred
 async def test_pull_with_nothing_new_keeps_the_tip(server, remote, kind):
     serve_history(remote, kind, "upstream")
     await create(server, "mirror", kind, clone_uri=remote.url(kind, "upstream"))
