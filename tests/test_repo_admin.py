@@ -442,6 +442,50 @@ async def test_rescan_repos_remove_obsolete_detaches_forks(server, kind):
 
 
 @pytest_twisted.ensureDeferred
+async def test_rescan_repos_follows_symbolic_links_to_folders(
+    server, engine, tmp_path, kind
+):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    put_on_disk(server, kind, "inner", tmp_path)
+    os.rename(repos_root(server) / "inner", elsewhere / "linked")
+    (elsewhere / "group").mkdir()
+    put_on_disk(server, kind, "deep", tmp_path)
+    os.rename(repos_root(server) / "deep", elsewhere / "group" / "deep")
+    os.symlink(elsewhere / "linked", repos_root(server) / "linked")
+    os.symlink(elsewhere / "group", repos_root(server) / "linkedgroup")
+    # A link back up and a dangling link are passed over.
+    os.symlink(repos_root(server), elsewhere / "group" / "loop")
+    os.symlink(tmp_path / "nowhere", repos_root(server) / "dangling")
+
+    reply = await server.call("rescan_repos")
+    assert reply.result == {"added": ["linked", "linkedgroup/deep"], "removed": []}
+    got = await get_repo(server, "linkedgroup/deep")
+    assert got["last_changeset"] == changeset(kind, 2)
+    again = await server.call("rescan_repos")
+    assert again.result == {"added": [], "removed": []}
+
+
+@pytest_twisted.ensureDeferred
+async def test_rescan_repos_keeps_a_registered_repository_with_an_unusual_name(
+    server, engine, tmp_path, kind
+):
+    # A database taken over from Kallithea may hold names kallithead would
+    # not give (rm__ is reserved here); their folders are still on disk.
+    await create(server, "plain", kind)
+    os.rename(repos_root(server) / "plain", repos_root(server) / "rm__old")
+    with engine.begin() as c:
+        c.execute(t.repositories.update().values(repo_name="rm__old"))
+    await changed_elsewhere(server, engine)
+    put_on_disk(server, kind, "rm__new", tmp_path)
+
+    for remove_obsolete in (False, True):
+        reply = await server.call("rescan_repos", remove_obsolete=remove_obsolete)
+        assert reply.result == {"added": [], "removed": []}
+    assert [name for _, name in repo_rows(engine)] == ["rm__old"]
+
+
+@pytest_twisted.ensureDeferred
 async def test_rescan_repos_is_for_admins(server):
     key = await regular(server)
     reply = await server.call("rescan_repos", key=key)

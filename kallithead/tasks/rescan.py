@@ -90,6 +90,11 @@ class Scanner:
         on_disk = set()
         new: list[Found] = []
         for repository in scan.found:
+            # A repository already registered under a name kallithead would
+            # not give (one taken over from Kallithea, say) is still there.
+            on_disk.add(repository.name)
+            if repository.name in known:
+                continue
             try:
                 check_name(repository.name)
             except InvalidName:
@@ -98,9 +103,7 @@ class Scanner:
                     name=repository.name,
                 )
                 continue
-            on_disk.add(repository.name)
-            if repository.name not in known:
-                new.append(repository)
+            new.append(repository)
         if new:
             outcome.added = await self._add(new)
 

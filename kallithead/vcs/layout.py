@@ -120,13 +120,24 @@ class RepositoryRoot:
     def scan(self, builds: list[Path] | None = None) -> Iterator[Found]:
         """Every repository below the root, by full name (API-SPEC.md 6.2).
 
-        The temporary folders of repositories being built (or left behind
-        by a creation that was cut off) are added to ``builds``, if given.
+        Symbolic links to folders are followed, as Kallithea follows them; a
+        link back to a folder the walk is already inside is not (it would
+        never end). The temporary folders of repositories being built (or
+        left behind by a creation that was cut off) are added to ``builds``,
+        if given.
         """
-        yield from self._scan(self.path, "", builds)
+        try:
+            top = os.stat(self.path)
+        except OSError:
+            return
+        yield from self._scan(self.path, "", builds, {(top.st_dev, top.st_ino)})
 
     def _scan(
-        self, folder: Path, prefix: str, builds: list[Path] | None
+        self,
+        folder: Path,
+        prefix: str,
+        builds: list[Path] | None,
+        inside: set[tuple[int, int]],
     ) -> Iterator[Found]:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -138,9 +149,16 @@ class RepositoryRoot:
                 continue
             if entry.name.startswith(".") or _ARCHIVED.match(entry.name):
                 continue
-            if not entry.is_dir(follow_symlinks=False):
+            try:
+                if not entry.is_dir():
+                    continue
+                identity = os.stat(entry.path)
+            except OSError:
                 continue
             if not os.access(entry.path, os.R_OK | os.X_OK):
+                continue
+            key = (identity.st_dev, identity.st_ino)
+            if key in inside:
                 continue
             child = Path(entry.path)
             name = f"{prefix}{entry.name}"
@@ -148,4 +166,4 @@ class RepositoryRoot:
             if alias is not None:
                 yield Found(name, alias)
             else:
-                yield from self._scan(child, f"{name}/", builds)
+                yield from self._scan(child, f"{name}/", builds, inside | {key})
