@@ -19,7 +19,16 @@ from kallithead.vcs.layout import (
 
 @pytest.mark.parametrize(
     "name",
-    ["repo", "grp/sub/repo", "Büro-Projekt", "日本語", "a.b_c-d", "v1.0", "r" * 255],
+    [
+        "repo",
+        "grp/sub/repo",
+        "Büro-Projekt",
+        "日本語",
+        "a.b_c-d",
+        "-edge-",
+        "v1.0",
+        "r" * 255,
+    ],
 )
 def test_valid_names(name):
     assert check_name(name) == name
@@ -43,6 +52,8 @@ def test_valid_names(name):
         "nul\x00byte",
         ":",
         "<test>",
+        "a--b",
+        "grp/x---y",
         "back\\slash",
         ".hidden",
         "grp/.hg",

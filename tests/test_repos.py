@@ -747,6 +747,7 @@ async def test_create_repo_from_a_missing_remote_fails_and_leaves_nothing(
         "with space",
         "<test>",
         ":",
+        "a--b",
         "_admin",
         "rm__x",
         ".hidden",

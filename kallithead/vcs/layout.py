@@ -53,6 +53,10 @@ def check_segment(segment: str) -> None:
         raise InvalidName("hidden part")
     if segment.startswith("rm__"):
         raise InvalidName("reserved prefix rm__")
+    if "--" in segment:
+        # Kallithea's slug collapses runs of "-": the name would not be its
+        # own slug.
+        raise InvalidName("repeated '-'")
     for char in segment:
         if char in _SLUG_BREAKERS or char == "/":
             raise InvalidName(f"character {char!r}")
