@@ -356,6 +356,11 @@ class Repositories:
         await self.refresh_tip(record)
         return arrived
 
+    async def check_remote(self, alias: str, uri: str) -> None:
+        """Raise VcsError unless ``uri`` answers as a repository of kind
+        ``alias`` (it is asked over the network, on a VCS thread)."""
+        await self.pool.run(self.backends[alias].check_remote, uri)
+
     async def read(self, record: RepoRecord, fn: Any, *args: Any) -> Any:
         """Run ``fn(repository, *args)`` on a VCS thread and return its result."""
 

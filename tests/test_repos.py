@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -1303,6 +1304,40 @@ async def test_update_repo_clone_uri_http_is_stored(server, remote, kind):
     uri = remote.url(kind, "upstream")
     reply = await server.call("update_repo", repoid="api-repo", clone_uri=uri)
     assert reply.result["repository"]["clone_uri"] == uri
+
+
+@pytest.mark.parametrize("where", ["missing", "other-kind", "no-server"])
+@pytest_twisted.ensureDeferred
+async def test_update_repo_clone_uri_that_is_no_repository_fails(
+    server, remote, kind, where
+):
+    # Kallithea 0.6+ asks a new remote before storing it (T108).
+    other = "git" if kind == "hg" else "hg"
+    serve_history(remote, other, "upstream")
+    uri = {
+        "missing": remote.url(kind, "nothing-here"),
+        "other-kind": remote.url(other, "upstream"),
+        "no-server": "http://127.0.0.1:1/repo",
+    }[where]
+    await create(server, "api-repo", kind)
+    reply = await server.call("update_repo", repoid="api-repo", clone_uri=uri)
+    assert reply.error == "failed to update repo `api-repo`"
+    assert (await get_repo(server, "api-repo"))["clone_uri"] is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_update_repo_keeps_a_stored_clone_uri_without_asking_again(
+    server, remote, kind
+):
+    serve_history(remote, kind, "upstream")
+    uri = remote.url(kind, "upstream")
+    await create(server, "api-repo", kind, clone_uri=uri)
+    shutil.rmtree(remote.path(kind, "upstream"))
+    reply = await server.call(
+        "update_repo", repoid="api-repo", clone_uri=uri, description="kept"
+    )
+    assert reply.result["repository"]["clone_uri"] == uri
+    assert reply.result["repository"]["description"] == "kept"
 
 
 @pytest_twisted.ensureDeferred

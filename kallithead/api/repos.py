@@ -35,6 +35,7 @@ from kallithead.db.repos import (
 from kallithead.db.settings import as_bool
 from kallithead.errors import ApiError, NotFound, format_value
 from kallithead.repositories import BadCloneUri, check_clone_uri
+from kallithead.vcs.base import VcsError
 from kallithead.vcs.layout import InvalidName, check_name, parent_of
 
 READ = frozenset({"repository.read", "repository.write", "repository.admin"})
@@ -428,6 +429,14 @@ async def update_repo(
             changes["clone_uri"] = check_clone_uri(clone_uri) if clone_uri else None
     except (InvalidName, BadCloneUri, ValueError):
         raise failed from None
+    new_uri = changes.get("clone_uri")
+    if new_uri is not None and new_uri != repo.clone_uri:
+        # A new remote must answer as a repository of this kind (Kallithea
+        # 0.6+ asks it too), so that a later pull does not find out.
+        try:
+            await repositories.check_remote(repo.repo_type, new_uri)
+        except VcsError:
+            raise failed from None
     if new_name != repo.repo_name:
         changes["repo_name"] = new_name
     if owner is not OMITTED:

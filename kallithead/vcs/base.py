@@ -130,6 +130,11 @@ class Repository(abc.ABC):
         """The description the repository itself holds, if any."""
 
 
+# Seconds a remote may stay silent (while connecting, or between two reads)
+# before a clone, pull or check gives up on it.
+NETWORK_TIMEOUT = 120.0
+
+
 class Backend(abc.ABC):
     """Creating, cloning, recognising and opening one kind of repository."""
 
@@ -149,6 +154,11 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def clone(self, source: str, path: Path) -> None:
         """Make ``path`` a full copy of ``source`` (a URL or a local path)."""
+
+    @abc.abstractmethod
+    def check_remote(self, source: str) -> None:
+        """Ask ``source`` (a URL) what it holds; raise VcsError unless it
+        answers as a repository of this kind."""
 
     @abc.abstractmethod
     def is_repository(self, path: Path) -> bool:

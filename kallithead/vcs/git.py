@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import dulwich.objects
 from dulwich.client import default_urllib3_manager, get_transport_and_path
@@ -36,6 +37,7 @@ from dulwich.refs import DiskRefsContainer
 from dulwich.repo import Repo
 
 from kallithead.vcs.base import (
+    NETWORK_TIMEOUT,
     Backend,
     Changeset,
     EmptyRepository,
@@ -59,9 +61,6 @@ DEFAULT_BRANCH = b"master"
 PLACEHOLDER_DESCRIPTION = "Unnamed repository"
 # An old way of deleting a repository: a marker next to its contents.
 REMOVED_MARKER = "rm__.git"
-# Seconds an HTTP(S) source may stay silent (while connecting, or between two
-# reads) before a clone or pull gives up on it.
-NETWORK_TIMEOUT = 120.0
 # Numbers this long or longer are hash prefixes, not revision numbers.
 REVISION_NUMBER_MAX_DIGITS = 11
 MIN_PREFIX_LENGTH = 4
@@ -126,6 +125,15 @@ class _Fetched:
     symrefs: dict[bytes, bytes]
 
 
+def _client_for(source: str) -> tuple[Any, str]:
+    """A dulwich client for ``source`` and the path to ask it for; over
+    HTTP(S) with NETWORK_TIMEOUT."""
+    pool_manager = None
+    if source.lower().startswith(("http://", "https://")):
+        pool_manager = default_urllib3_manager(None, timeout=NETWORK_TIMEOUT)
+    return get_transport_and_path(source, pool_manager=pool_manager)
+
+
 def _fetch(repo: Repo, source: str) -> _Fetched:
     """Fetch every branch and tag of ``source`` into ``repo``, then point the
     repository's own branches and tags where the source's are, moving them if
@@ -139,10 +147,7 @@ def _fetch(repo: Repo, source: str) -> _Fetched:
         missing = {sha for sha in _wanted_refs(refs).values() if sha not in store}
         return sorted(missing)
 
-    pool_manager = None
-    if source.lower().startswith(("http://", "https://")):
-        pool_manager = default_urllib3_manager(None, timeout=NETWORK_TIMEOUT)
-    client, remote_path = get_transport_and_path(source, pool_manager=pool_manager)
+    client, remote_path = _client_for(source)
     result = client.fetch(remote_path, repo, determine_wants=determine_wants)
     remote_refs = _wanted_refs(result.refs)
 
@@ -633,6 +638,11 @@ class GitBackend(Backend):
                 # Leave nothing half made behind: the folder was ours.
                 shutil.rmtree(path, ignore_errors=True)
                 raise
+
+    def check_remote(self, source: str) -> None:
+        with _vcs_errors(f"asking {source} for its refs", with_detail=False):
+            client, remote_path = _client_for(source)
+            client.get_refs(remote_path)
 
     def is_repository(self, path: Path) -> bool:
         try:

@@ -27,6 +27,7 @@ except ImportError:  # older Mercurial registers them on import
 
 from kallithead.vcs import hg_store
 from kallithead.vcs.base import (
+    NETWORK_TIMEOUT,
     Backend,
     Changeset,
     EmptyRepository,
@@ -72,6 +73,9 @@ def _ui() -> Any:
             ui.setconfig(b"ui", b"quiet", b"true")
             ui.setconfig(b"ui", b"paginate", b"false")
             ui.setconfig(b"progress", b"disable", b"true")
+            # A remote that stops answering must not hold a VCS thread
+            # for ever.
+            ui.setconfig(b"http", b"timeout", str(NETWORK_TIMEOUT).encode())
             _base_ui = ui
         return _base_ui.copy()
 
@@ -233,6 +237,14 @@ class MercurialBackend(Backend):
             hg.clone(_ui(), {}, _b(source), os.fsencode(path), update=False)
         except _HG_ERRORS as e:
             raise VcsError(f"cannot clone {source}: {e}") from e
+
+    def check_remote(self, source: str) -> None:
+        # Making a peer of a URL asks the server for its capabilities; a
+        # server that is no Mercurial repository fails that.
+        try:
+            hg.peer(_ui(), {}, _b(source)).close()
+        except _HG_ERRORS as e:
+            raise VcsError(f"{source} is not a Mercurial repository: {e}") from e
 
     def is_repository(self, path: Path) -> bool:
         return (path / ".hg").is_dir() and not (path / "rm__.hg").exists()
