@@ -20,3 +20,10 @@ def format_datetime(value: datetime.datetime) -> str:
         return text + "Z"
     zone = value.strftime("%z")
     return f"{text}{zone[:3]}:{zone[3:]}"
+
+
+def python2_float_text(value: float) -> str:
+    """``value`` as Python 2's str() wrote a float: 12 significant digits
+    (Kallithea 0.2 stored lock times that way)."""
+    text = f"{value:.12g}"
+    return text if any(c in text for c in ".en") else f"{text}.0"

@@ -30,6 +30,7 @@ from mercurial import ui as hg_ui
 from twisted.internet import defer
 
 from kallithead.db import schema as t
+from kallithead.formats import python2_float_text
 from tests.gitutil import GitWorkdir
 from tests.hgutil import HgWorkdir
 from tests.test_repos import (
@@ -775,19 +776,32 @@ async def test_lock_sets_the_lock_for_the_named_user(server, kind):
 
 
 @pytest_twisted.ensureDeferred
-async def test_lock_query_of_a_locked_repository(server, kind):
+async def test_lock_query_of_a_locked_repository(server, engine, kind):
     await create(server, "api-repo", kind)
-    set_reply = await server.call("lock", repoid="api-repo", locked=True)
-    since = set_reply.result["locked_since"]
+    await server.call("lock", repoid="api-repo", locked=True)
+    with engine.begin() as c:
+        c.execute(t.repositories.update().values(locked_since=1423145678.912345))
+    await changed_elsewhere(server, engine)
     reply = await server.call("lock", repoid="api-repo")
+    # The time as Kallithea 0.2 stored it (Python 2's 12 significant digits),
+    # and the date read back from that text.
+    when = with_millis(1423145678.91)
     assert reply.result == {
         "repo": "api-repo",
         "locked": True,
-        "locked_since": str(since),
+        "locked_since": "1423145678.91",
         "locked_by": "admin",
         "lock_state_changed": False,
-        "msg": f'Repo `api-repo` locked by `admin` on `"{with_millis(since)}"`.',
+        "msg": f'Repo `api-repo` locked by `admin` on `"{when}"`.',
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(1423145678.0, "1423145678.0"), (1423145678.5, "1423145678.5"), (0.25, "0.25")],
+)
+def test_lock_times_are_written_as_python_2_wrote_floats(value, text):
+    assert python2_float_text(value) == text
 
 
 @pytest_twisted.ensureDeferred

@@ -24,7 +24,7 @@ from kallithead.api.repos import WRITE, repo_level, resolve_repo
 from kallithead.api.shapes import repo_object
 from kallithead.api.users import check_self, resolve_user
 from kallithead.errors import ApiError, NotFound
-from kallithead.formats import format_datetime
+from kallithead.formats import format_datetime, python2_float_text
 from kallithead.repositories import BadCloneUri, check_clone_uri
 
 _TRUE_WORDS = {"t", "true", "y", "yes", "on", "1"}
@@ -134,12 +134,14 @@ async def lock(
                 "lock_state_changed": False,
                 "msg": f"Repo `{name}` not locked.",
             }
-        when = json.dumps(format_datetime(_local(repo.locked_since)))
+        # Kallithea 0.2 stored the time as Python 2 wrote a float, and
+        # answered that text and the date read back from it.
+        stored = python2_float_text(repo.locked_since)
+        when = json.dumps(format_datetime(_local(float(stored))))
         return {
             "repo": name,
             "locked": True,
-            # Kallithea 0.2 answered the stored text of the lock time.
-            "locked_since": str(repo.locked_since),
+            "locked_since": stored,
             "locked_by": repo.locked_by.username,
             "lock_state_changed": False,
             "msg": f"Repo `{name}` locked by `{repo.locked_by.username}` on `{when}`.",
