@@ -70,18 +70,31 @@ def landing_rev(value: str | None) -> list[str | None]:
 
 
 def repo_object(repo: RepoRecord) -> dict[str, Any]:
-    """A repository (API-SPEC.md 2.5) with the 0.2 locking fields."""
+    """A repository (API-SPEC.md 2.5) with the 0.2 locking fields, then its
+    custom fields if the setting shows them."""
     shape = _repo_fields(repo)
     shape["last_changeset"] = repo.changeset_cache or empty_summary()
+    shape.update(_custom_keys(repo))
     return shape
 
 
 def repo_fragment(repo: RepoRecord) -> bytes:
     """The repository object already encoded, its stored ``last_changeset``
-    spliced in as it is (no decoding and encoding again)."""
+    spliced in as it is (no decoding and encoding again); the same keys in
+    the same order as ``repo_object``."""
     encoded = json.dumps(_repo_fields(repo)).encode()
     last = repo.changeset_json.encode() if repo.changeset_json else _empty_summary()
-    return encoded[:-1] + b', "last_changeset": ' + last + b"}"
+    tail = b"}"
+    if repo.custom_fields:
+        # The custom keys' object without its opening brace, after a comma.
+        tail = b", " + json.dumps(_custom_keys(repo)).encode()[1:]
+    return encoded[:-1] + b', "last_changeset": ' + last + tail
+
+
+def _custom_keys(repo: RepoRecord) -> dict[str, str]:
+    """The custom fields as Kallithea names them in a repository object:
+    after every standard key, each one ``ex_`` and its key."""
+    return {"ex_" + key: value for key, value in repo.custom_fields}
 
 
 @functools.cache

@@ -21,6 +21,7 @@ from kallithead.db import grants
 from kallithead.db import schema as t
 from kallithead.db.access import AccessWriter, bump_access_token
 from kallithead.db.pool import Database
+from kallithead.db.settings import REPOSITORY_FIELDS, is_on
 from kallithead.db.users import (
     USER_COLUMNS,
     UserRecord,
@@ -78,6 +79,10 @@ class RepoRecord(NamedTuple):
     # The tip summary (API-SPEC.md 2.5 last_changeset) as stored: JSON text,
     # None before any.
     changeset_json: str | None
+    # The custom repository fields (API-SPEC.md 2.5 ex_<key>) as (key, value)
+    # pairs in the order they were added; empty while the setting
+    # repository_fields is off, so that they are then shown nowhere.
+    custom_fields: tuple[tuple[str, str], ...] = ()
 
     @property
     def changeset_cache(self) -> dict[str, Any] | None:
@@ -118,14 +123,50 @@ _REPO_QUERY = (
 )
 
 
-# A row of _REPO_QUERY as a plain tuple, in the query's column order.
+_fields = t.repositories_fields
+
+# Every custom field while the setting is on, none while it is off: one
+# statement whatever the number of repositories, the setting included.
+_FIELDS_QUERY = (
+    sa.select(_fields.c.repository_id, _fields.c.field_key, _fields.c.field_value)
+    .where(is_on(REPOSITORY_FIELDS))
+    .order_by(_fields.c.repo_field_id)
+)
+
+
+def _custom_fields(
+    conn: Connection, repo_id: int | None
+) -> dict[int, tuple[tuple[str, str], ...]]:
+    """The custom fields shown for each repository (only ``repo_id``'s
+    unless it is None), as RepoRecord.custom_fields holds them."""
+    query = _FIELDS_QUERY
+    if repo_id is not None:
+        query = query.where(_fields.c.repository_id == repo_id)
+    found: dict[int, list[tuple[str, str]]] = {}
+    for owner_id, key, value in conn.execute(query):
+        found.setdefault(owner_id, []).append((key, value))
+    return {owner_id: tuple(pairs) for owner_id, pairs in found.items()}
+
+
+# A row of _REPO_QUERY as a plain tuple, in the query's column order, then
+# the repository's custom fields: everything its repository object shows
+# (but a locker's user row), which makes it the key of a kept encoding.
 RepoRow = tuple[Any, ...]
 _LOCKED_BY = 18
+_NO_FIELDS: tuple[tuple[str, str], ...] = ()
 
 
-def _rows(conn: Connection, result: Any) -> tuple[list[RepoRow], dict[int, UserRecord]]:
-    """The rows of a _REPO_QUERY result, and the users holding their locks."""
-    rows = [tuple(row) for row in result.all()]
+def _rows(
+    conn: Connection, result: Any, single: bool = False
+) -> tuple[list[RepoRow], dict[int, UserRecord]]:
+    """The rows of a _REPO_QUERY result with their custom fields, and the
+    users holding their locks. A ``single`` result (one repository at most)
+    reads the fields of its repository only."""
+    found = result.all()
+    fields: dict[int, tuple[tuple[str, str], ...]] = {}
+    if found:
+        fields = _custom_fields(conn, found[0][0] if single else None)
+    rows = [(*row, fields.get(row[0], _NO_FIELDS)) for row in found]
     locker_ids = {row[_LOCKED_BY] for row in rows if row[_LOCKED_BY] is not None}
     lockers: dict[int, UserRecord] = {}
     if locker_ids:
@@ -165,8 +206,9 @@ def _where_ident(ident: tuple[str, Any]) -> sa.ColumnElement[bool]:
 
 
 def find_repo(conn: Connection, ident: tuple[str, Any]) -> RepoRecord | None:
-    found = _records(conn, conn.execute(_REPO_QUERY.where(_where_ident(ident))))
-    return found[0] if found else None
+    result = conn.execute(_REPO_QUERY.where(_where_ident(ident)))
+    rows, lockers = _rows(conn, result, single=True)
+    return _record(rows[0], lockers) if rows else None
 
 
 def list_repos(conn: Connection) -> list[RepoRecord]:
@@ -182,9 +224,10 @@ def encode_repos(
     encodings by row for the next call.
 
     An encoding is found again by the whole row it was made from (owner and
-    parent names included), so a row that did not change is not decoded
-    into a record and encoded again; locked rows also show their locker's
-    user row, and are always encoded afresh.
+    parent names, and the custom fields as the setting shows them,
+    included), so a row that did not change is not decoded into a record
+    and encoded again; locked rows also show their locker's user row, and
+    are always encoded afresh.
     """
     rows, lockers = _rows(conn, conn.execute(_REPO_QUERY.order_by(repos.c.repo_id)))
     encodings: dict[RepoRow, bytes] = {}
