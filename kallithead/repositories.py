@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from twisted.logger import Logger
 
-from kallithead.db.repos import RepoRecord, RepoStore
+from kallithead.db.repos import RepoRecord, RepoStore, Reservation
 from kallithead.threads import WorkerPool
 from kallithead.vcs.base import Backend, Repository, Tree, VcsError
 from kallithead.vcs.layout import (
@@ -53,6 +53,8 @@ KEPT_OPEN = 256
 KEPT_OPEN_PER_THREAD = 32
 # How many listed trees (get_repo_nodes) are remembered.
 KEPT_TREES = 128
+# How often a creation tries to build when its group folder vanishes under it.
+BUILD_ATTEMPTS = 3
 _FULL_ID = re.compile(r"[0-9a-f]{40}\Z")
 
 
@@ -192,11 +194,25 @@ class Repositories:
         """Make the folder of a new repository, empty or cloned from source."""
         name, alias = record.repo_name, record.repo_type
         target = self.root.path_of(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            raise VcsError(f"{target} exists already")
+        for attempt in range(BUILD_ATTEMPTS):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                raise VcsError(f"{target} exists already")
+            try:
+                self._build_at(target, record, source)
+                break
+            except BaseException:
+                # A failed creation next door removes the group folders it
+                # made once they are empty; this one may have been caught
+                # between making its folder and building in it. Try again.
+                if target.parent.is_dir() or attempt + 1 == BUILD_ATTEMPTS:
+                    raise
+        return self._tip(name, alias)
+
+    def _build_at(self, target: Path, record: RepoRecord, source: str | None) -> None:
+        """Build in a hidden folder next to ``target``, then rename it there."""
         temporary = target.parent / build_folder_name(record.repo_id, uuid.uuid4().hex)
-        backend = self.backends[alias]
+        backend = self.backends[record.repo_type]
         try:
             if source is None:
                 backend.create(temporary)
@@ -206,7 +222,15 @@ class Repositories:
         except BaseException:
             shutil.rmtree(temporary, ignore_errors=True)
             raise
-        return self._tip(name, alias)
+
+    def _remove_group_folders(self, names: list[str]) -> None:
+        """Remove the folders of deleted repository groups that are empty
+        (children come first in ``names``)."""
+        for name in names:
+            try:
+                os.rmdir(self.root.path_of(name))
+            except OSError:
+                continue
 
     def _archive(self, name: str) -> Path | None:
         """Move a repository's folder aside; its new path (None if absent)."""
@@ -234,17 +258,18 @@ class Repositories:
         """Create (or fork, when ``copy_from_repo``/``source`` say so) a
         repository; ``fields`` are its column values."""
         name = check_name(fields["repo_name"])
-        record = await self.store.reserve(
+        reservation = await self.store.reserve(
             fields,
             parent_of(name),
             owner_id,
             copy_group_permissions=copy_group_permissions,
             copy_from_repo=copy_from_repo,
         )
+        record = reservation.record
         try:
             tip = await self.pool.run(self._build, record, source)
         except BaseException:
-            await self.store.forget(record.repo_id)
+            await self._undo(reservation)
             raise
         try:
             return await self.store.mark_created(record, tip.summary, tip.date)
@@ -255,8 +280,15 @@ class Repositories:
                 name=name,
                 archived=str(archived),
             )
-            await self.store.forget(record.repo_id)
+            await self._undo(reservation)
             raise
+
+    async def _undo(self, reservation: Reservation) -> None:
+        """Delete a failed creation's row, and the repository groups made
+        for it (rows, and folders left empty)."""
+        dropped = await self.store.forget_reservation(reservation)
+        if dropped:
+            await self.pool.run(self._remove_group_folders, dropped)
 
     def path_of(self, record: RepoRecord) -> Path:
         return self.root.path_of(record.repo_name)

@@ -718,6 +718,40 @@ async def test_create_repo_refuses_clone_uris_other_than_http(
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_failed_create_repo_removes_the_groups_it_made(
+    server, engine, remote, kind
+):
+    await create(server, "kept/other", kind)
+    before = group_rows(engine)
+    reply = await server.call(
+        "create_repo",
+        repo_name="kept/new/deeper/mirror",
+        repo_type=kind,
+        clone_uri=remote.url(kind, "no-such-repo"),
+    )
+    assert reply.error == "failed to create repository `kept/new/deeper/mirror`"
+    # kept existed before and holds a repository: it stays, and so does its
+    # folder; new and new/deeper were made for the failed one: gone.
+    assert group_rows(engine) == before
+    assert [name for _, name in repo_rows(engine)] == ["kept/other"]
+    assert listing(repos_root(server) / "kept") == ["other"]
+    with engine.connect() as c:
+        rows = c.execute(sa.select(t.user_repo_group_to_perm.c.group_id)).all()
+    assert len(rows) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_failed_fork_into_new_groups_removes_them(server, engine, kind):
+    await create(server, "parent", kind)
+    # A fork fails once the parent's folder is gone.
+    shutil.rmtree(repos_root(server) / "parent")
+    reply = await server.call("fork_repo", repoid="parent", fork_name="g/h/fork")
+    assert reply.error == "failed to fork repository `parent` as `g/h/fork`"
+    assert group_rows(engine) == []
+    assert listing(repos_root(server)) == []
+
+
+@pytest_twisted.ensureDeferred
 async def test_create_repo_from_a_missing_remote_fails_and_leaves_nothing(
     server, engine, remote, kind
 ):
@@ -2167,6 +2201,39 @@ async def test_concurrent_create_repo_into_one_new_group(server, engine, kind):
     assert [reply.error for reply in replies] == [None] * 5
     assert group_rows(engine) == [("team", None, "team group", ADMIN_ID)]
     assert listing(repos_root(server) / "team") == [f"repo{n}" for n in range(5)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_failing_and_succeeding_creations_in_one_new_group(
+    server, engine, remote, kind
+):
+    # Failed creations remove the groups they made, unless a creation that
+    # succeeds uses them: whoever comes first, team stays with team/good*.
+    missing = remote.url(kind, "no-such-repo")
+    calls = []
+    for n in range(4):
+        calls.append(
+            server.call(
+                "create_repo",
+                repo_name=f"team/bad{n}",
+                repo_type=kind,
+                clone_uri=missing,
+            )
+        )
+        calls.append(
+            server.call("create_repo", repo_name=f"team/good{n}", repo_type=kind)
+        )
+    replies = await defer.gatherResults([defer.ensureDeferred(c) for c in calls])
+    errors = [reply.error for reply in replies]
+    assert errors[1::2] == [None] * 4
+    assert errors[0::2] == [
+        f"failed to create repository `team/bad{n}`" for n in range(4)
+    ]
+    assert group_rows(engine) == [("team", None, "team group", ADMIN_ID)]
+    assert sorted(name for _, name in repo_rows(engine)) == [
+        f"team/good{n}" for n in range(4)
+    ]
+    assert listing(repos_root(server) / "team") == [f"good{n}" for n in range(4)]
 
 
 @pytest_twisted.ensureDeferred

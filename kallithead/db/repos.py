@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from twisted.logger import Logger
 
 from kallithead.auth.cache import AccessMemory
 from kallithead.auth.permissions import ID_BY_NAME
@@ -33,6 +34,8 @@ from kallithead.errors import Refused
 
 STATE_CREATED = "repo_state_created"
 STATE_PENDING = "repo_state_pending"
+log = Logger()
+
 RESERVE_ATTEMPTS = 3
 
 
@@ -43,6 +46,15 @@ class ParentIsRepository(Refused):
 class RowGone(Exception):
     """The repository's row was deleted while it was being created (a rescan
     judged the creation abandoned)."""
+
+
+class Reservation(NamedTuple):
+    """A repository row reserved for a creation, and the ids of the
+    repository groups made for it (parents first): undone together if the
+    creation fails."""
+
+    record: RepoRecord
+    made_groups: tuple[int, ...]
 
 
 class RepoNameTaken(Refused):
@@ -244,8 +256,11 @@ def encode_repos(
     return listing, encodings
 
 
-def ensure_groups(conn: Connection, path: str) -> int | None:
-    """The id of the repository group ``path``, creating missing ones.
+def ensure_groups(
+    conn: Connection, path: str, made: list[int] | None = None
+) -> int | None:
+    """The id of the repository group ``path``, creating missing ones (their
+    ids are added to ``made``, parents first, if given).
 
     A created group is owned by the first admin, described as
     ``<path> group`` and gets the `default` user's row (API-SPEC.md 3.25).
@@ -278,8 +293,47 @@ def ensure_groups(conn: Connection, path: str) -> int | None:
                 group_id,
                 grants.default_level(conn, "group"),
             )
+            if made is not None:
+                made.append(group_id)
         parent_id = group_id
     return parent_id
+
+
+def drop_unused_groups(conn: Connection, group_ids: list[int]) -> list[str]:
+    """Delete those of ``group_ids`` (parents first) that hold no repository
+    and no group any more, children before parents; the names deleted.
+
+    For the groups a failed creation made: nothing else should be in them,
+    but a racing request may have put something there meanwhile, and then
+    the group stays.
+    """
+    groups = t.repo_groups
+    dropped = []
+    for group_id in reversed(group_ids):
+        in_use = (
+            conn.execute(
+                sa.select(repos.c.repo_id).where(repos.c.group_id == group_id).limit(1)
+            ).first()
+            or conn.execute(
+                sa.select(groups.c.group_id)
+                .where(groups.c.group_parent_id == group_id)
+                .limit(1)
+            ).first()
+        )
+        if in_use:
+            continue
+        name = conn.execute(
+            sa.select(groups.c.group_name).where(groups.c.group_id == group_id)
+        ).scalar()
+        if name is None:
+            continue
+        for kind in (grants.REPO_GROUP_USER, grants.REPO_GROUP_USER_GROUP):
+            grants.drop_object(conn, kind, group_id)
+        conn.execute(groups.delete().where(groups.c.group_id == group_id))
+        dropped.append(name)
+    if dropped:
+        bump_access_token(conn)
+    return dropped
 
 
 def _name_holder(conn: Connection, name: str) -> tuple[int, int | None] | None:
@@ -295,8 +349,9 @@ def insert_repo(
     copy_group_permissions: bool,
     copy_from_repo: int | None,
     follower_id: int,
-) -> RepoRecord:
-    """Reserve a repository: its row (pending), permission rows, follower.
+) -> Reservation:
+    """Reserve a repository: its row (pending), permission rows, follower,
+    and the repository groups its name needs that do not exist yet.
 
     ``fields`` are column values. Permissions: the source repository's rows
     when forking with copy_permissions, else the group's rows translated when
@@ -314,7 +369,8 @@ def insert_repo(
         ).first()
     ):
         raise ParentIsRepository()
-    group_id = ensure_groups(conn, group_path)
+    made_groups: list[int] = []
+    group_id = ensure_groups(conn, group_path, made_groups)
     values = dict(fields)
     if group_id is not None:
         # A repository made inside a group takes the group's locking flag.
@@ -367,7 +423,7 @@ def insert_repo(
     bump_access_token(conn)
     record = find_repo(conn, ("id", repo_id))
     assert record is not None
-    return record
+    return Reservation(record, tuple(made_groups))
 
 
 def adopt_repos(
@@ -740,7 +796,7 @@ class RepoStore(AccessWriter):
         follower_id: int,
         copy_group_permissions: bool = False,
         copy_from_repo: int | None = None,
-    ) -> RepoRecord:
+    ) -> Reservation:
         """Reserve the name; a conflict with a request racing this one is
         either the same name (taken) or a repository group both created:
         then the group exists now, and the next attempt uses it."""
@@ -790,6 +846,25 @@ class RepoStore(AccessWriter):
 
     async def forget(self, repo_id: int) -> None:
         await self._write("delete_repo", delete_repo_rows, repo_id)
+
+    async def forget_reservation(self, reservation: Reservation) -> list[str]:
+        """Undo a reservation: the row, then the groups made for it unless
+        something else is in them now; the names of the groups deleted.
+
+        The groups go in a transaction of their own: a request that used
+        one meanwhile (its row not yet committed, so not seen here) makes
+        that transaction fail on the foreign key, and the group then stays.
+        """
+        await self.forget(reservation.record.repo_id)
+        if not reservation.made_groups:
+            return []
+        try:
+            return await self._write(
+                "drop_unused_groups", drop_unused_groups, list(reservation.made_groups)
+            )
+        except sa.exc.DBAPIError:
+            log.failure("Could not remove the groups of a failed creation")
+            return []
 
     async def find_group(self, ident: object) -> tuple[int, str] | None:
         lookup = id_or_name(ident)
