@@ -27,3 +27,9 @@ def python2_float_text(value: float) -> str:
     (Kallithea 0.2 stored lock times that way)."""
     text = f"{value:.12g}"
     return text if any(c in text for c in ".en") else f"{text}.0"
+
+
+def lock_time(timestamp: float) -> datetime.datetime:
+    """The local time of a lock, read back from the text Kallithea 0.2
+    stored for it (so to a hundredth of a second or so)."""
+    return datetime.datetime.fromtimestamp(float(python2_float_text(timestamp)))

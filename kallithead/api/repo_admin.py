@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import time
 from typing import Any
@@ -24,7 +23,7 @@ from kallithead.api.repos import WRITE, repo_level, resolve_repo
 from kallithead.api.shapes import repo_object
 from kallithead.api.users import check_self, resolve_user
 from kallithead.errors import ApiError, NotFound
-from kallithead.formats import format_datetime, python2_float_text
+from kallithead.formats import format_datetime, lock_time, python2_float_text
 from kallithead.repositories import BadCloneUri, check_clone_uri
 
 _TRUE_WORDS = {"t", "true", "y", "yes", "on", "1"}
@@ -137,7 +136,7 @@ async def lock(
         # Kallithea 0.2 stored the time as Python 2 wrote a float, and
         # answered that text and the date read back from it.
         stored = python2_float_text(repo.locked_since)
-        when = json.dumps(format_datetime(_local(float(stored))))
+        when = json.dumps(format_datetime(lock_time(repo.locked_since)))
         return {
             "repo": name,
             "locked": True,
@@ -161,10 +160,6 @@ async def lock(
         "lock_state_changed": True,
         "msg": f"User `{user.username}` set lock state for repo `{name}` to `{flag}`",
     }
-
-
-def _local(timestamp: float) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(timestamp)
 
 
 @registry.method("get_locks", optional("userid", ID_OR_NAME, default=CALLER))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import functools
 import json
 from typing import Any
@@ -13,7 +12,7 @@ from kallithead.db.pullrequests import PullRequestRecord
 from kallithead.db.repos import RepoRecord
 from kallithead.db.usergroups import UserGroupRecord
 from kallithead.db.users import UserRecord
-from kallithead.formats import format_datetime
+from kallithead.formats import format_datetime, lock_time
 from kallithead.vcs.summary import empty_summary
 
 
@@ -119,7 +118,7 @@ def _repo_fields(repo: RepoRecord) -> dict[str, Any]:
         "enable_locking": repo.enable_locking,
         "locked_by": user_object(repo.locked_by) if repo.locked_by else None,
         "locked_date": (
-            format_datetime(datetime.datetime.fromtimestamp(repo.locked_since))
+            format_datetime(lock_time(repo.locked_since))
             if repo.locked_since is not None
             else None
         ),
