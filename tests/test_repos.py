@@ -1171,6 +1171,18 @@ async def test_update_repo_flags_and_landing_rev(server, kind):
 
 
 @pytest_twisted.ensureDeferred
+async def test_landing_rev_shows_two_parts_of_what_is_stored(server, engine, kind):
+    await create(server, "api-repo", kind)
+    reply = await server.call(
+        "update_repo", repoid="api-repo", landing_rev="branch:default:extra"
+    )
+    assert reply.result["repository"]["landing_rev"] == ["branch", "default"]
+    with engine.connect() as c:
+        stored = c.execute(sa.select(t.repositories.c.landing_revision)).scalar()
+    assert stored == "branch:default:extra"
+
+
+@pytest_twisted.ensureDeferred
 async def test_update_repo_with_nulls_changes_nothing(server, kind):
     await create(server, "api-repo", kind, description="kept")
     reply = await server.call(

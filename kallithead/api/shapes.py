@@ -61,11 +61,12 @@ def user_group_object(group: UserGroupRecord) -> dict[str, Any]:
 
 
 def landing_rev(value: str | None) -> list[str | None]:
-    """``"<type>:<rev>"`` as ``[type, rev]``; ``rev`` when no type is given."""
+    """``"<type>:<rev>"`` as ``[type, rev]``; ``rev`` when no type is given.
+    Anything after a second ``:`` is not shown, as in Kallithea."""
     if not value:
         return [None, None]
-    kind, sep, rev = value.partition(":")
-    return [kind, rev] if sep else ["rev", value]
+    parts = value.split(":")
+    return [parts[0], parts[1]] if len(parts) > 1 else ["rev", value]
 
 
 def repo_object(repo: RepoRecord) -> dict[str, Any]:
