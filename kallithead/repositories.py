@@ -180,7 +180,7 @@ class Repositories:
             kept.popitem(last=False)
         return repository
 
-    def _forget_open(self, name: str) -> None:
+    def forget_open(self, name: str) -> None:
         path = self.root.path_of(name)
         with self._open_lock:
             self._kept.pop(path, None)
@@ -234,7 +234,7 @@ class Repositories:
 
     def _archive(self, name: str) -> Path | None:
         """Move a repository's folder aside; its new path (None if absent)."""
-        self._forget_open(name)
+        self.forget_open(name)
         source = self.root.path_of(name)
         if not source.exists():
             return None
@@ -311,7 +311,7 @@ class Repositories:
         )
 
     def _move(self, old: str, new: str) -> None:
-        self._forget_open(old)
+        self.forget_open(old)
         source, target = self.root.path_of(old), self.root.path_of(new)
         if target.exists():
             raise VcsError(f"{target} exists already")
@@ -372,12 +372,12 @@ class Repositories:
         """Tell every process to rebuild what it cached for the repository,
         and re-read its tip."""
         await self.store.deactivate_caches(record.repo_name)
-        await self.pool.run(self._forget_open, record.repo_name)
+        await self.pool.run(self.forget_open, record.repo_name)
         await self.refresh_tip(record)
 
     async def pull(self, record: RepoRecord, source: str) -> list[str]:
         def pull_on_disk() -> list[str]:
-            self._forget_open(record.repo_name)
+            self.forget_open(record.repo_name)
             repository = self._open(record.repo_name, record.repo_type)
             return repository.pull(source)
 

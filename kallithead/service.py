@@ -29,10 +29,12 @@ from kallithead.db.grants import GrantStore
 from kallithead.db.locks import SharedLock
 from kallithead.db.pool import Database
 from kallithead.db.pullrequests import PullRequestStore
+from kallithead.db.repogroups import RepoGroupStore
 from kallithead.db.repos import RepoStore
 from kallithead.db.settings import SettingsStore
 from kallithead.db.usergroups import UserGroupStore
 from kallithead.db.users import UserStore
+from kallithead.repo_groups import RepoGroups
 from kallithead.repositories import Repositories
 from kallithead.tasks.rescan import RescanTimer, Scanner
 from kallithead.threads import WorkerPool
@@ -82,6 +84,9 @@ class KallitheadService(MultiService):
             users=self.users,
             user_groups=UserGroupStore(self.db, self.memory),
             repositories=self.repositories,
+            repo_groups=RepoGroups(
+                RepoGroupStore(self.db, self.memory), self.repositories, self.scanner
+            ),
             grants=GrantStore(self.db, self.memory),
             pull_requests=PullRequestStore(self.db),
             settings_store=settings_store,

@@ -11,6 +11,7 @@ from kallithead.db.pullrequests import PullRequestStore
 from kallithead.db.settings import SettingsStore
 from kallithead.db.usergroups import UserGroupStore
 from kallithead.db.users import Caller, UserStore
+from kallithead.repo_groups import RepoGroups
 from kallithead.repositories import Repositories
 from kallithead.tasks.rescan import Scanner
 
@@ -23,6 +24,7 @@ class Services:
     users: UserStore
     user_groups: UserGroupStore
     repositories: Repositories
+    repo_groups: RepoGroups
     grants: GrantStore
     pull_requests: PullRequestStore
     settings_store: SettingsStore

@@ -9,6 +9,7 @@ from typing import Any
 from kallithead.api.encoding import dumps
 from kallithead.api.urls import clone_url, pull_request_path
 from kallithead.db.pullrequests import PullRequestRecord
+from kallithead.db.repogroups import RepoGroupRecord
 from kallithead.db.repos import RepoRecord
 from kallithead.db.usergroups import UserGroupRecord
 from kallithead.db.users import UserRecord
@@ -168,4 +169,16 @@ def pull_request_object(
             }
             for vote in pr.votes
         ],
+    }
+
+
+def repo_group_object(group: RepoGroupRecord) -> dict[str, Any]:
+    """A repository group (API-SPEC.md 2.6)."""
+    return {
+        "group_id": group.group_id,
+        "group_name": group.group_name,
+        "group_description": group.description,
+        "parent_group": group.parent_name,
+        "repositories": list(group.repositories),
+        "owner": group.owner,
     }

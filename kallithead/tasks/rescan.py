@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from twisted.internet import defer
@@ -71,6 +72,19 @@ class Scanner:
         """Rescan unless another process sharing the database is rescanning
         (then None: that one does the work)."""
         return await self._locked_rescan(False, wait=False)
+
+    @asynccontextmanager
+    async def held_off(self) -> AsyncIterator[None]:
+        """No rescan runs, here or in another process sharing the database,
+        during the ``async with`` body: for work that changes folders and
+        rows in two steps (a repository group's rename), which a rescan
+        must not see half-done."""
+        await self._lock.acquire()
+        try:
+            async with self._shared_lock.held(wait=True):
+                yield
+        finally:
+            self._lock.release()
 
     async def _locked_rescan(self, remove_obsolete: bool, wait: bool) -> Outcome | None:
         await self._lock.acquire()
