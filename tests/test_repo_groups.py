@@ -804,3 +804,33 @@ async def test_rename_waits_for_creations_inside(server, engine, kind):
     assert group_names(engine) == ["a"]
     assert listing(repos_root(server)) == ["a"]
     assert listing(repos_root(server) / "a") == ["building"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_user_group_grant_reaches_repositories(server, engine, kind):
+    await tree(server, kind)
+    await server.call("create_user_group", group_name="devs")
+    await server.call(
+        "grant_user_group_permission_to_repo_group",
+        repogroupid="top",
+        usergroupid="devs",
+        perm="group.admin",
+        apply_to_children="all",
+    )
+    table = t.users_group_repo_to_perm
+    with engine.connect() as c:
+        granted = sorted(
+            (name, NAME_BY_ID[permission_id])
+            for name, permission_id in c.execute(
+                sa.select(t.repositories.c.repo_name, table.c.permission_id).join(
+                    t.repositories,
+                    t.repositories.c.repo_id == table.c.repository_id,
+                )
+            )
+        )
+    assert granted == [
+        ("top/r", "repository.admin"),
+        ("top/sub/r2", "repository.admin"),
+    ]
+    devs_on_groups = [g for g, who, _ in group_grants(engine) if who == "devs"]
+    assert devs_on_groups == ["top", "top/sub"]

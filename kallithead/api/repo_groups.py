@@ -219,6 +219,36 @@ async def delete_repo_group(ctx: CallContext, repogroupid: Any) -> dict[str, Any
     return {"msg": f"deleted repo group {named}", "repo_group": None}
 
 
+async def _edit(
+    ctx: CallContext,
+    group: RepoGroupRecord,
+    by_user_group: bool,
+    subject_id: int,
+    name: str,
+    named_in_failure: Any,
+    level: str | None,
+    apply_to_children: Any,
+) -> dict[str, Any]:
+    """Grant ``level`` (revoke, when None) to a user or user group on the
+    group and what ``apply_to_children`` reaches below it; the answer."""
+    word = "user group" if by_user_group else "user"
+    reach = format_value(apply_to_children)
+    where = f"in repo group: `{group.short_name}`"
+    failed = (
+        f"failed to edit permission for {word}: `{format_value(named_in_failure)}` "
+        f"{where}"
+    )
+    with failing_as(failed):
+        await ctx.services.repo_groups.store.apply(
+            group, by_user_group, subject_id, level, reach
+        )
+    done = "Revoked perm" if level is None else f"Granted perm: `{level}`"
+    return {
+        "msg": f"{done} (recursive:{reach}) for {word}: `{name}` {where}",
+        "success": True,
+    }
+
+
 @registry.method(
     "grant_user_permission_to_repo_group",
     required("repogroupid", ID_OR_NAME),
@@ -232,20 +262,9 @@ async def grant_user_permission_to_repo_group(
     group = await _find_administered(ctx, repogroupid)
     user = await resolve_user(ctx, userid)
     level = _group_level(perm)
-    reach = format_value(apply_to_children)
-    failed = (
-        f"failed to edit permission for user: `{format_value(userid)}` "
-        f"in repo group: `{group.short_name}`"
+    return await _edit(
+        ctx, group, False, user.user_id, user.username, userid, level, apply_to_children
     )
-    with failing_as(failed):
-        await ctx.services.repo_groups.store.apply(
-            group, False, user.user_id, level, reach
-        )
-    return {
-        "msg": f"Granted perm: `{level}` (recursive:{reach}) for user: "
-        f"`{user.username}` in repo group: `{group.short_name}`",
-        "success": True,
-    }
 
 
 @registry.method(
@@ -259,20 +278,9 @@ async def revoke_user_permission_from_repo_group(
 ) -> dict[str, Any]:
     group = await _find_administered(ctx, repogroupid)
     user = await resolve_user(ctx, userid)
-    reach = format_value(apply_to_children)
-    failed = (
-        f"failed to edit permission for user: `{format_value(userid)}` "
-        f"in repo group: `{group.short_name}`"
+    return await _edit(
+        ctx, group, False, user.user_id, user.username, userid, None, apply_to_children
     )
-    with failing_as(failed):
-        await ctx.services.repo_groups.store.apply(
-            group, False, user.user_id, None, reach
-        )
-    return {
-        "msg": f"Revoked perm (recursive:{reach}) for user: `{user.username}` "
-        f"in repo group: `{group.short_name}`",
-        "success": True,
-    }
 
 
 async def _find_user_group(
@@ -308,20 +316,17 @@ async def grant_user_group_permission_to_repo_group(
     group = await _find(ctx, repogroupid)
     level = _group_level(perm)
     user_group = await _find_user_group(ctx, group, repogroupid, usergroupid)
-    reach = format_value(apply_to_children)
-    failed = (
-        f"failed to edit permission for user group: `{format_value(usergroupid)}` "
-        f"in repo group: `{group.short_name}`"
+    name = user_group.group_name
+    return await _edit(
+        ctx,
+        group,
+        True,
+        user_group.users_group_id,
+        name,
+        usergroupid,
+        level,
+        apply_to_children,
     )
-    with failing_as(failed):
-        await ctx.services.repo_groups.store.apply(
-            group, True, user_group.users_group_id, level, reach
-        )
-    return {
-        "msg": f"Granted perm: `{level}` (recursive:{reach}) for user group: "
-        f"`{user_group.group_name}` in repo group: `{group.short_name}`",
-        "success": True,
-    }
 
 
 @registry.method(
@@ -335,17 +340,8 @@ async def revoke_user_group_permission_from_repo_group(
 ) -> dict[str, Any]:
     group = await _find(ctx, repogroupid)
     user_group = await _find_user_group(ctx, group, repogroupid, usergroupid)
-    reach = format_value(apply_to_children)
-    failed = (
-        f"failed to edit permission for user group: `{user_group.group_name}` "
-        f"in repo group: `{group.short_name}`"
+    # Unlike the grant's, the revoke's failure names the user group as found.
+    name = user_group.group_name
+    return await _edit(
+        ctx, group, True, user_group.users_group_id, name, name, None, apply_to_children
     )
-    with failing_as(failed):
-        await ctx.services.repo_groups.store.apply(
-            group, True, user_group.users_group_id, None, reach
-        )
-    return {
-        "msg": f"Revoked perm (recursive:{reach}) for user group: "
-        f"`{user_group.group_name}` in repo group: `{group.short_name}`",
-        "success": True,
-    }
