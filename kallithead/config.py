@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_LISTEN = "tcp:5000:interface=127.0.0.1"
 DEFAULT_DATADIR = "./kallithea-data"
@@ -45,6 +46,8 @@ class ServerSettings:
     stop_timeout: float
     access_log: bool
     auth_cache_refresh: float
+    canonical_url: str
+    gist_alias_url: str
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,15 @@ def _parse_networks(value: str) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(item, strict=False) for item in entries)
 
 
+def _parse_site_url(value: str) -> str:
+    text = value.strip().rstrip("/")
+    if text:
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL, or empty")
+    return text
+
+
 def _parse_listen(value: str) -> str:
     text = value.strip()
     if not text or ":" not in text:
@@ -127,6 +139,8 @@ SCHEMA: Mapping[str, Mapping[str, _Key]] = {
         "stop_timeout": _Key("30", _parse_non_negative_float),
         "access_log": _Key("false", _parse_bool),
         "auth_cache_refresh": _Key("1", _parse_non_negative_float),
+        "canonical_url": _Key("", _parse_site_url),
+        "gist_alias_url": _Key("", _parse_str),
     },
     "database": {
         "url": _Key("", _parse_str),
@@ -214,6 +228,8 @@ def _build(parsed: dict[str, dict[str, Any]]) -> Settings:
             stop_timeout=server["stop_timeout"],
             access_log=server["access_log"],
             auth_cache_refresh=server["auth_cache_refresh"],
+            canonical_url=server["canonical_url"],
+            gist_alias_url=server["gist_alias_url"],
         ),
         database=DatabaseSettings(url=url, pool_size=database["pool_size"]),
         vcs=VcsSettings(

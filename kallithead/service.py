@@ -25,6 +25,7 @@ from kallithead.api.rpc import JsonRpc
 from kallithead.api.serverinfo import ServerInfo
 from kallithead.auth.cache import AccessMemory
 from kallithead.config import Settings
+from kallithead.db.gists import GistStore
 from kallithead.db.grants import GrantStore
 from kallithead.db.locks import SharedLock
 from kallithead.db.pool import Database
@@ -34,6 +35,7 @@ from kallithead.db.repos import RepoStore
 from kallithead.db.settings import SettingsStore
 from kallithead.db.usergroups import UserGroupStore
 from kallithead.db.users import UserStore
+from kallithead.gists import Gists
 from kallithead.repo_groups import RepoGroups
 from kallithead.repositories import Repositories
 from kallithead.tasks.rescan import RescanTimer, Scanner
@@ -87,6 +89,7 @@ class KallitheadService(MultiService):
             repo_groups=RepoGroups(
                 RepoGroupStore(self.db, self.memory), self.repositories, self.scanner
             ),
+            gists=Gists(GistStore(self.db), settings.vcs.repos_root, self.vcs_pool),
             grants=GrantStore(self.db, self.memory),
             pull_requests=PullRequestStore(self.db),
             settings_store=settings_store,
@@ -97,6 +100,7 @@ class KallitheadService(MultiService):
             JsonRpc(registry, self.api_services),
             max_body_size=settings.server.max_body_size,
             trusted_proxies=settings.server.trusted_proxies,
+            canonical_url=settings.server.canonical_url,
         )
         self.site = KallitheadSite(
             self.web.resource(),

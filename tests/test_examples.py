@@ -228,12 +228,18 @@ def expectation(kallithea: Any, key: str | None = None) -> Any:
 
 
 def put(document: dict[str, Any], path: str, value: Any) -> None:
-    """Replace the value at a dotted path of objects (``result.clone_uri``)."""
+    """Replace the value at a dotted path of objects and list positions
+    (``result.clone_uri``, ``result.0.url``)."""
     *parents, last = path.split(".")
+    here: Any = document
     for name in parents:
-        document = document[name]
-    assert last in document, f"no {path} in the example"
-    document[last] = value
+        here = here[int(name)] if isinstance(here, list) else here[name]
+    if isinstance(here, list):
+        assert int(last) < len(here), f"no {path} in the example"
+        here[int(last)] = value
+        return
+    assert last in here, f"no {path} in the example"
+    here[last] = value
 
 
 # --- the examples' world, by hand -------------------------------------------
@@ -657,6 +663,36 @@ async def _regular_creating_a_group(world: World) -> Case:
     return Case(key=await world.testuser(), expect={"error": ACCESS_DENIED})
 
 
+def gist_url(world: World, access_id: str) -> str:
+    """The examples' server was at http://127.0.0.1:5000; this one's gist
+    URLs name its own address."""
+    return f"{world.server.base_url}/_admin/gists/{access_id}"
+
+
+@arranges("create_gist")
+async def _no_gist_yet(world: World) -> Case:
+    return Case(expect={"result.gist.url": gist_url(world, "1")})
+
+
+@arranges("get_gist")
+async def _one_gist(world: World) -> Case:
+    await world.admin()
+    await world.send_example("create_gist")
+    return Case(expect={"result.url": gist_url(world, "1")})
+
+
+@arranges("get_gists")
+async def _one_gist_listed(world: World) -> Case:
+    await _one_gist(world)
+    return Case(expect={"result.0.url": gist_url(world, "1")})
+
+
+@arranges("delete_gist")
+async def _one_gist_to_delete(world: World) -> Case:
+    await _one_gist(world)
+    return Case()
+
+
 # Every other example, and why it is not replayed here.
 NOT_REPLAYED = {
     **dict.fromkeys(
@@ -698,10 +734,6 @@ NOT_REPLAYED = {
             "delete_user_group",
         ],
         "user and user group methods, outside this module's scope",
-    ),
-    **dict.fromkeys(
-        ["create_gist", "get_gist", "get_gists", "delete_gist"],
-        "gists are not implemented yet",
     ),
 }
 

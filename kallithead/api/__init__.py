@@ -4,6 +4,7 @@ Importing this package registers every method in ``registry``.
 """
 
 from kallithead.api import (
+    gists,
     pullrequests,
     repo_admin,
     repo_content,
@@ -17,6 +18,7 @@ from kallithead.api import (
 from kallithead.api.registry import registry
 
 __all__ = [
+    "gists",
     "pullrequests",
     "registry",
     "repo_admin",

@@ -11,6 +11,7 @@ from kallithead.db.pullrequests import PullRequestStore
 from kallithead.db.settings import SettingsStore
 from kallithead.db.usergroups import UserGroupStore
 from kallithead.db.users import Caller, UserStore
+from kallithead.gists import Gists
 from kallithead.repo_groups import RepoGroups
 from kallithead.repositories import Repositories
 from kallithead.tasks.rescan import Scanner
@@ -25,6 +26,7 @@ class Services:
     user_groups: UserGroupStore
     repositories: Repositories
     repo_groups: RepoGroups
+    gists: Gists
     grants: GrantStore
     pull_requests: PullRequestStore
     settings_store: SettingsStore

@@ -8,6 +8,7 @@ from typing import Any
 
 from kallithead.api.encoding import dumps
 from kallithead.api.urls import clone_url, pull_request_path
+from kallithead.db.gists import GistRecord
 from kallithead.db.pullrequests import PullRequestRecord
 from kallithead.db.repogroups import RepoGroupRecord
 from kallithead.db.repos import RepoRecord
@@ -181,4 +182,17 @@ def repo_group_object(group: RepoGroupRecord) -> dict[str, Any]:
         "parent_group": group.parent_name,
         "repositories": list(group.repositories),
         "owner": group.owner,
+    }
+
+
+def gist_object(gist: GistRecord, url: str) -> dict[str, Any]:
+    """A gist (API-SPEC.md 2.8); ``url`` is where it is shown."""
+    return {
+        "gist_id": gist.gist_id,
+        "type": gist.gist_type,
+        "access_id": gist.access_id,
+        "description": gist.description,
+        "url": url,
+        "expires": gist.expires,
+        "created_on": format_datetime(gist.created_on),
     }

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mercurial import context as hgcontext
 from mercurial import error as hgerror
 from mercurial import exchange, hg, scmutil
 from mercurial import ui as uimod
@@ -221,6 +222,37 @@ class MercurialRepository(Repository):
     def description(self) -> str | None:
         text = self._repo.ui.config(b"web", b"description")
         return _s(text) if text else None
+
+
+def create_with_files(
+    path: Path, files: Sequence[tuple[str, bytes]], author: str, message: str
+) -> None:
+    """Create a repository at ``path`` whose first changeset adds ``files``
+    (name, content) by ``author``; with no files it stays empty.
+
+    The changeset is made in memory: the working folder stays empty.
+    """
+    try:
+        repo = hg.repository(_ui(), os.fsencode(path), create=True)
+        if not files:
+            return
+        contents = {_b(name): data for name, data in files}
+
+        def file_context(repo: Any, changeset: Any, name: bytes) -> Any:
+            return hgcontext.memfilectx(repo, changeset, name, contents[name])
+
+        changeset = hgcontext.memctx(
+            repo,
+            (None, None),
+            _b(message),
+            list(contents),
+            file_context,
+            user=_b(author),
+        )
+        with repo.wlock(), repo.lock():
+            repo.commitctx(changeset)
+    except _HG_ERRORS as e:
+        raise VcsError(f"cannot create {path}: {e}") from e
 
 
 class MercurialBackend(Backend):

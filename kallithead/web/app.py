@@ -39,8 +39,10 @@ class WebApp:
         rpc: JsonRpc,
         max_body_size: int,
         trusted_proxies: Sequence[Network] = (),
+        canonical_url: str = "",
     ) -> None:
         self._rpc = rpc
+        self._canonical_url = canonical_url
         self._max_body_size = max_body_size
         self._trusted_proxies = tuple(trusted_proxies)
 
@@ -57,6 +59,9 @@ class WebApp:
         )
 
     def site_url(self, request: IRequest) -> str:
+        """The configured canonical URL, else where the request was sent."""
+        if self._canonical_url:
+            return self._canonical_url
         local = request.getHost()
         return site_url(
             request.isSecure(),
