@@ -76,3 +76,24 @@ def test_missing_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError) as raised:
         load_settings(tmp_path / "absent.ini")
     assert "cannot read" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "value, read",
+    [
+        ("", ""),
+        ("https://code.example.com/", "https://code.example.com"),
+        ("http://h:8080/prefix", "http://h:8080/prefix"),
+        ("ftp://h", None),
+        ("code.example.com", None),
+    ],
+)
+def test_canonical_url(value, read):
+    overrides = {"server": {"canonical_url": value}}
+    if read is None:
+        with pytest.raises(ConfigError) as raised:
+            load_settings(None, overrides)
+        [problem] = raised.value.problems
+        assert problem.startswith(f"[server] canonical_url = {value!r}")
+    else:
+        assert load_settings(None, overrides).server.canonical_url == read
