@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 DEFAULT_LISTEN = "tcp:5000:interface=127.0.0.1"
 DEFAULT_DATADIR = "./kallithea-data"
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
+DEFAULT_MAX_PUSH_SIZE = 1024 * 1024 * 1024
 
 
 class ConfigError(Exception):
@@ -42,6 +43,7 @@ class ServerSettings:
     listen: str
     datadir: Path
     max_body_size: int
+    max_push_size: int
     trusted_proxies: tuple[Network, ...]
     stop_timeout: float
     access_log: bool
@@ -62,6 +64,7 @@ class VcsSettings:
     repos_root: Path
     pool_size: int
     rescan_interval: float
+    serve_pool_size: int
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ SCHEMA: Mapping[str, Mapping[str, _Key]] = {
         "listen": _Key(DEFAULT_LISTEN, _parse_listen),
         "datadir": _Key(DEFAULT_DATADIR, _parse_str),
         "max_body_size": _Key(str(DEFAULT_MAX_BODY_SIZE), _parse_positive_int),
+        "max_push_size": _Key(str(DEFAULT_MAX_PUSH_SIZE), _parse_positive_int),
         "trusted_proxies": _Key("", _parse_networks),
         "stop_timeout": _Key("30", _parse_non_negative_float),
         "access_log": _Key("false", _parse_bool),
@@ -151,6 +155,7 @@ SCHEMA: Mapping[str, Mapping[str, _Key]] = {
         "repos_root": _Key("", _parse_str),
         "pool_size": _Key("4", _parse_positive_int),
         "rescan_interval": _Key("600", _parse_non_negative_float),
+        "serve_pool_size": _Key("8", _parse_positive_int),
     },
 }
 
@@ -224,6 +229,7 @@ def _build(parsed: dict[str, dict[str, Any]]) -> Settings:
             listen=server["listen"],
             datadir=datadir,
             max_body_size=server["max_body_size"],
+            max_push_size=server["max_push_size"],
             trusted_proxies=server["trusted_proxies"],
             stop_timeout=server["stop_timeout"],
             access_log=server["access_log"],
@@ -239,5 +245,6 @@ def _build(parsed: dict[str, dict[str, Any]]) -> Settings:
             else datadir / "repos",
             pool_size=vcs["pool_size"],
             rescan_interval=vcs["rescan_interval"],
+            serve_pool_size=vcs["serve_pool_size"],
         ),
     )

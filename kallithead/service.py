@@ -11,12 +11,13 @@ import gc
 from typing import Any
 
 from twisted.application.service import MultiService
-from twisted.internet import defer
+from twisted.internet import defer, threads
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
 
 from kallithead.api import registry
 from kallithead.api.context import Services
@@ -44,6 +45,7 @@ from kallithead.vcs import git, hg
 from kallithead.vcs.layout import RepositoryRoot
 from kallithead.web.app import WebApp
 from kallithead.web.site import ConnectionTracker, KallitheadSite
+from kallithead.web.vcs import VcsFront
 
 log = Logger()
 
@@ -96,16 +98,24 @@ class KallitheadService(MultiService):
             scanner=self.scanner,
             server_info=ServerInfo(settings.vcs.git_path),
         )
+        # hg and git over HTTP run on threads of their own.
+        self.serve_pool = ThreadPool(
+            minthreads=0,
+            maxthreads=settings.vcs.serve_pool_size,
+            name="kallithead-serve",
+        )
         self.web = WebApp(
             JsonRpc(registry, self.api_services),
             max_body_size=settings.server.max_body_size,
             trusted_proxies=settings.server.trusted_proxies,
             canonical_url=settings.server.canonical_url,
+            vcs=VcsFront(reactor, self.serve_pool, self.api_services),
         )
         self.site = KallitheadSite(
             self.web.resource(),
             max_body_size=settings.server.max_body_size,
             access_log=settings.server.access_log,
+            max_push_size=settings.server.max_push_size,
         )
         self.connections = ConnectionTracker(self.site)
         self._access_poll = LoopingCall(
@@ -119,6 +129,7 @@ class KallitheadService(MultiService):
         self.db.start()
         self.settings.vcs.repos_root.mkdir(parents=True, exist_ok=True)
         self.vcs_pool.start()
+        self.serve_pool.start()
         self.rescan_timer.start()
         super().startService()
         endpoint = serverFromString(self._reactor, self.settings.server.listen)
@@ -181,6 +192,10 @@ class KallitheadService(MultiService):
             await self._within(self.connections.close_all(), 5)
         await super().stopService()
         self.rescan_timer.stop()
+        # A serving thread may be waiting on the reactor (the bookkeeping
+        # after a push, which needs the other pools): join it from another
+        # thread, before those pools stop.
+        await threads.deferToThread(self.serve_pool.stop)
         self.vcs_pool.stop()
         self.db.stop()
 

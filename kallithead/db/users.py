@@ -8,6 +8,7 @@ database thread.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,9 +16,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from twisted.internet import threads
 
 from kallithead.auth.calculation import effective_permissions, global_permissions
 from kallithead.auth.permissions import PermissionSet
+from kallithead.auth.secrets import check_password
 from kallithead.db import schema as t
 from kallithead.db.access import AccessWriter, bump_access_token, read_access_token
 from kallithead.db.names import DEFAULT_USERNAME
@@ -221,27 +224,63 @@ def authenticate(
         ).first()
     if row is None or not row.active or row.username == DEFAULT_USERNAME:
         return None
+    return _caller(conn, row.user_id, row.username, bool(row.admin)), float(row.expires)
 
+
+def _caller(conn: Connection, user_id: int, username: str, admin: bool) -> Caller:
+    """The caller ``user_id`` with its global permissions and whitelist."""
+    users = t.users
     whitelist = conn.execute(
         sa.select(t.user_ip_map.c.ip_addr)
         .select_from(t.user_ip_map)
         .join(users, users.c.user_id == t.user_ip_map.c.user_id)
         .where(
             sa.or_(
-                t.user_ip_map.c.user_id == row.user_id,
+                t.user_ip_map.c.user_id == user_id,
                 users.c.username == DEFAULT_USERNAME,
             )
         )
         .order_by(t.user_ip_map.c.ip_id)
     ).scalars()
-    caller = Caller(
-        user_id=row.user_id,
-        username=row.username,
-        admin=bool(row.admin),
-        global_permissions=global_permissions(conn, row.user_id, bool(row.admin)),
+    return Caller(
+        user_id=user_id,
+        username=username,
+        admin=admin,
+        global_permissions=global_permissions(conn, user_id, admin),
         ip_whitelist=tuple(whitelist),
     )
-    return caller, float(row.expires)
+
+
+def password_login(conn: Connection, username: str) -> tuple[Caller, str | None] | None:
+    """The active, non-default user called ``username`` (the case of the
+    name does not matter, as user names are unique without it) and its
+    password hash (None: it has no password)."""
+    users = t.users
+    row = conn.execute(
+        sa.select(
+            users.c.user_id,
+            users.c.username,
+            users.c.active,
+            users.c.admin,
+            users.c.password,
+        ).where(sa.func.lower(users.c.username) == username.lower())
+    ).first()
+    if row is None or not row.active or row.username == DEFAULT_USERNAME:
+        return None
+    return _caller(conn, row.user_id, row.username, bool(row.admin)), row.password
+
+
+def anonymous_caller(conn: Connection) -> Caller | None:
+    """The `default` user as a caller, if it is active."""
+    users = t.users
+    row = conn.execute(
+        sa.select(users.c.user_id, users.c.active).where(
+            users.c.username == DEFAULT_USERNAME
+        )
+    ).first()
+    if row is None or not row.active:
+        return None
+    return _caller(conn, row.user_id, DEFAULT_USERNAME, False)
 
 
 def user_with_permissions(
@@ -415,6 +454,35 @@ class UserStore(AccessWriter):
         caller, expires = found
         self.memory.remember(self.memory.callers, api_key, caller, epoch, expires)
         return caller
+
+    async def login(self, username: str, password: str, now: float) -> Caller | None:
+        """The user whose name and password (or one of whose API keys, for
+        users without a password) these are; remembered until a change.
+
+        The password hash is checked on a thread of its own: bcrypt takes a
+        good part of a second by design.
+        """
+        if "\x00" in username or not username or not password:
+            return None
+        key = ("login", hashlib.sha256(f"{username}\0{password}".encode()).digest())
+        caller = self.memory.callers.get(key, now)
+        if caller is not None:
+            return caller
+        epoch = self.memory.epoch
+        found = await self._db.run("password_login", password_login, username)
+        if found is None:
+            return None
+        caller, hashed = found
+        accepted = await threads.deferToThread(check_password, password, hashed)
+        if not accepted:
+            by_key = await self.authenticate(password, now)
+            if by_key is None or by_key.user_id != caller.user_id:
+                return None
+        self.memory.remember(self.memory.callers, key, caller, epoch)
+        return caller
+
+    async def anonymous(self) -> Caller | None:
+        return await self._db.run("anonymous_caller", anonymous_caller)
 
     async def poll_access_token(self) -> None:
         """Forget what is remembered if another process changed something."""

@@ -84,6 +84,15 @@ def _ui() -> Any:
 _HG_ERRORS = (hgerror.Abort, hgerror.RepoError, hgerror.StorageError, OSError)
 
 
+def serving_ui() -> Any:
+    """The ui hgweb serves with: kallithead has authorised the request
+    already, so hgweb lets it push, over plain HTTP too."""
+    ui = _ui()
+    ui.setconfig(b"web", b"allow-push", b"*")
+    ui.setconfig(b"web", b"push_ssl", b"false")
+    return ui
+
+
 def walk_paths(paths: Iterable[str], root: str) -> Tree:
     """Directories and files below ``root`` among ``paths`` (file paths).
 

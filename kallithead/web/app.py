@@ -12,6 +12,7 @@ from kallithead.api.rpc import Body, JsonRpc
 from kallithead.auth.ipaddr import client_address, site_url
 from kallithead.config import Network
 from kallithead.web.body import PiecesBody, response_body
+from kallithead.web.vcs import VcsFront
 
 JSON_CONTENT_TYPE = b"application/json"
 
@@ -40,8 +41,10 @@ class WebApp:
         max_body_size: int,
         trusted_proxies: Sequence[Network] = (),
         canonical_url: str = "",
+        vcs: VcsFront | None = None,
     ) -> None:
         self._rpc = rpc
+        self._vcs = vcs
         self._canonical_url = canonical_url
         self._max_body_size = max_body_size
         self._trusted_proxies = tuple(trusted_proxies)
@@ -81,3 +84,11 @@ class WebApp:
             body, self.client_ip(request), self.site_url(request)
         )
         return response_body(request, answer, JSON_CONTENT_TYPE)
+
+    @app.route("/", branch=True)
+    async def repositories(self, request: IRequest) -> Any:
+        """Everything else: Mercurial and Git over HTTP (404 for the rest)."""
+        if self._vcs is None:
+            request.setResponseCode(404)
+            return b"Not Found\n"
+        return await self._vcs.handle(request, self.client_ip(request))

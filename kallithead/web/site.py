@@ -26,11 +26,19 @@ class BodyLimitedRequest(server.Request):
     """
 
     max_body_size = 10 * 1024 * 1024
+    # Pushes over HTTP (every path but the API's) may send more.
+    max_push_size = 1024 * 1024 * 1024
     body_too_large = False
     _body_received = 0
+    _limit = max_body_size
 
     def gotLength(self, length: int | None) -> None:
-        if length is not None and length > self.max_body_size:
+        # The path is known to the channel already (the request learns it
+        # only once the body is in).
+        path = getattr(self.channel, "_path", b"")
+        api = path.split(b"?", 1)[0].lstrip(b"/") == b"_admin/api"
+        self._limit = self.max_body_size if api else self.max_push_size
+        if length is not None and length > self._limit:
             self.body_too_large = True
             self.content = io.BytesIO()
             return
@@ -40,7 +48,7 @@ class BodyLimitedRequest(server.Request):
         if self.body_too_large:
             return
         self._body_received += len(data)
-        if self._body_received > self.max_body_size:
+        if self._body_received > self._limit:
             self.body_too_large = True
             self.content.close()
             self.content = io.BytesIO()
@@ -55,9 +63,11 @@ class BodyLimitedRequest(server.Request):
 
 
 @functools.cache
-def _request_class(max_body_size: int) -> type[BodyLimitedRequest]:
+def _request_class(max_body_size: int, max_push_size: int) -> type[BodyLimitedRequest]:
     return type(
-        "BodyLimitedRequest", (BodyLimitedRequest,), {"max_body_size": max_body_size}
+        "BodyLimitedRequest",
+        (BodyLimitedRequest,),
+        {"max_body_size": max_body_size, "max_push_size": max_push_size},
     )
 
 
@@ -83,8 +93,16 @@ class _Waiters:
 class KallitheadSite(server.Site):
     """A Site that knows how many requests it is answering."""
 
-    def __init__(self, resource: Any, max_body_size: int, access_log: bool) -> None:
-        super().__init__(resource, requestFactory=_request_class(max_body_size))
+    def __init__(
+        self,
+        resource: Any,
+        max_body_size: int,
+        access_log: bool,
+        max_push_size: int = BodyLimitedRequest.max_push_size,
+    ) -> None:
+        super().__init__(
+            resource, requestFactory=_request_class(max_body_size, max_push_size)
+        )
         self.requests_in_flight = 0
         self._idle = _Waiters()
         self._access_log = access_log
