@@ -34,7 +34,7 @@ from kallithead.db import schema as t
 from tests.conftest import make_settings, start_server, stop_server
 from tests.gitutil import GitWorkdir
 from tests.hgutil import HgWorkdir, _ui
-from tests.test_repos import regular
+from tests.test_repos import changed_elsewhere, regular
 
 PASSWORD = "s3cret-pass"
 # What the client libraries raise when the server refuses.
@@ -259,23 +259,15 @@ async def test_wrong_protocol_for_the_repository_is_not_found(server, kind):
 
 
 @pytest_twisted.ensureDeferred
-async def test_ip_whitelist_applies(server, kind):
+async def test_ip_whitelist_applies(server, engine, kind):
     await make_repo(server, "r", kind)
     await make_user(server, "fenced")
-    with_engine = server.service.settings.database.url
-    assert with_engine  # the user's whitelist is set through the database
-    engine = sa.create_engine(with_engine)
-    try:
-        with engine.begin() as c:
-            user_id = c.execute(
-                sa.select(t.users.c.user_id).where(t.users.c.username == "fenced")
-            ).scalar_one()
-            c.execute(
-                t.user_ip_map.insert().values(user_id=user_id, ip_addr="10.9.9.9")
-            )
-    finally:
-        engine.dispose()
-    server.service.users.memory.clear()
+    with engine.begin() as c:
+        user_id = c.execute(
+            sa.select(t.users.c.user_id).where(t.users.c.username == "fenced")
+        ).scalar_one()
+        c.execute(t.user_ip_map.insert().values(user_id=user_id, ip_addr="10.9.9.9"))
+    await changed_elsewhere(server, engine)
     response = await http(server, "GET", info_path(kind, "r"), "fenced")
     assert response.code == 403
 
@@ -284,7 +276,7 @@ async def test_ip_whitelist_applies(server, kind):
 
 
 @pytest_twisted.ensureDeferred
-async def test_push_needs_write_and_updates_the_tip(server, kind, tmp_path):
+async def test_push_needs_write_and_updates_the_tip(server, engine, kind, tmp_path):
     await make_repo(server, "r", kind)
     await make_user(server, "writer")
     refused = await http(server, *data_request(kind, "r", push=True), "writer")
@@ -305,26 +297,22 @@ async def test_push_needs_write_and_updates_the_tip(server, kind, tmp_path):
         "get_repo_nodes", repoid="r", revision="tip", root_path=""
     )
     assert [n["name"] for n in nodes.result] == ["file1.txt"]
-    journal = await journal_actions(server)
+    journal = journal_actions(engine)
     assert ("writer", "r", "push") in journal
 
 
-async def journal_actions(server: Any) -> list[tuple[str, str, str]]:
-    engine = sa.create_engine(server.service.settings.database.url)
-    try:
-        with engine.connect() as c:
-            return [
-                tuple(row)
-                for row in c.execute(
-                    sa.select(
-                        t.user_logs.c.username,
-                        t.user_logs.c.repository_name,
-                        t.user_logs.c.action,
-                    ).order_by(t.user_logs.c.user_log_id)
-                )
-            ]
-    finally:
-        engine.dispose()
+def journal_actions(engine: sa.Engine) -> list[tuple[str, str, str]]:
+    with engine.connect() as c:
+        return [
+            tuple(row)
+            for row in c.execute(
+                sa.select(
+                    t.user_logs.c.username,
+                    t.user_logs.c.repository_name,
+                    t.user_logs.c.action,
+                ).order_by(t.user_logs.c.user_log_id)
+            )
+        ]
 
 
 @pytest_twisted.ensureDeferred
