@@ -26,6 +26,13 @@ class GitWorkdir:
         path.mkdir(parents=True, exist_ok=True)
         self.repo = Repo.init(str(path), default_branch=DEFAULT_BRANCH)
 
+    @classmethod
+    def existing(cls, path: Path) -> GitWorkdir:
+        """A working repository already at ``path`` (a clone, say)."""
+        workdir = cls.__new__(cls)
+        workdir.path, workdir.repo = path, Repo(str(path))
+        return workdir
+
     def close(self) -> None:
         self.repo.close()
 

@@ -25,6 +25,14 @@ class HgWorkdir:
         path.mkdir(parents=True, exist_ok=True)
         self.repo = hg.repository(_ui(), os.fsencode(path), create=True)
 
+    @classmethod
+    def existing(cls, path: Path) -> HgWorkdir:
+        """A working repository already at ``path`` (a clone, say)."""
+        workdir = cls.__new__(cls)
+        workdir.path = path
+        workdir.repo = hg.repository(_ui(), os.fsencode(path))
+        return workdir
+
     def commit(
         self,
         files: Mapping[str, str | None],

@@ -24,7 +24,6 @@ import treq
 from dulwich import porcelain
 from dulwich.client import HTTPUnauthorized
 from dulwich.errors import GitProtocolError
-from dulwich.repo import Repo
 from mercurial import error as hgerror
 from mercurial import exchange, hg
 from twisted.internet import reactor, threads
@@ -96,16 +95,16 @@ def _git_commit_and_push(work: Path, target: str, n: int) -> None:
     workdir = GitWorkdir(work)
     try:
         workdir.commit({f"file{n}.txt": f"content {n}\n"}, f"commit {n}", DAY + n)
-        out = io.BytesIO()
-        porcelain.push(
-            workdir.repo,
-            target,
-            b"HEAD:refs/heads/master",
-            errstream=out,
-            outstream=out,
-        )
+        _git_push(workdir, target)
     finally:
         workdir.close()
+
+
+def _git_push(workdir: GitWorkdir, target: str) -> None:
+    out = io.BytesIO()
+    porcelain.push(
+        workdir.repo, target, b"HEAD:refs/heads/master", errstream=out, outstream=out
+    )
 
 
 def commit_and_push(kind: str, work: Path, target: str, n: int = 1) -> Any:
@@ -413,26 +412,16 @@ async def lock_state_after_change(server: Any, name: str) -> Any:
 
 
 def _hg_push_more(work: Path, target: str) -> None:
-    workdir = HgWorkdir.__new__(HgWorkdir)
-    workdir.path = work
-    workdir.repo = hg.repository(_ui(), os.fsencode(work))
+    workdir = HgWorkdir.existing(work)
     workdir.commit({"file2.txt": "two\n"}, "commit 2", DAY + 2)
     exchange.push(workdir.repo, hg.peer(_ui(), {}, target.encode()))
 
 
 def _git_push_more(work: Path, target: str) -> None:
-    workdir = GitWorkdir.__new__(GitWorkdir)
-    workdir.path, workdir.repo = work, Repo(str(work))
+    workdir = GitWorkdir.existing(work)
     try:
         workdir.commit({"file2.txt": "two\n"}, "commit 2", DAY + 2)
-        out = io.BytesIO()
-        porcelain.push(
-            workdir.repo,
-            target,
-            b"HEAD:refs/heads/master",
-            errstream=out,
-            outstream=out,
-        )
+        _git_push(workdir, target)
     finally:
         workdir.close()
 
