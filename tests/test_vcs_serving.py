@@ -240,11 +240,15 @@ async def test_api_key_as_password(server, kind, tmp_path):
         "/x/info/refs?service=git-bogus",
         "/",
         "/x/HEAD",
+        "/h?cmd=file",
+        "/h?cmd=annotate",
+        "/h?cmd=archive&node=tip&type=zip",
     ],
 )
 @pytest_twisted.ensureDeferred
 async def test_not_found(server, path):
     await make_repo(server, "x", "git")
+    await make_repo(server, "h", "hg")
     response = await http(server, "GET", path)
     assert response.code == 404
 

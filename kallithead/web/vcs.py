@@ -38,6 +38,7 @@ from urllib.parse import unquote
 from dulwich.repo import Repo
 from dulwich.server import DictBackend
 from dulwich.web import make_wsgi_chain
+from mercurial import wireprotov1server
 from mercurial.hgweb import hgweb
 from twisted.internet import defer, threads
 from twisted.internet.interfaces import IReactorThreads
@@ -64,7 +65,11 @@ LOCKED = 423
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # Mercurial commands that change the repository; every other is a read.
-_HG_WRITES = frozenset({"unbundle", "pushkey"})
+_HG_WRITES = frozenset({b"unbundle", b"pushkey"})
+# Those that send changesets out.
+_HG_PULLS = frozenset(
+    {b"getbundle", b"changegroup", b"changegroupsubset", b"stream_out"}
+)
 _GIT_SERVICES = ("git-upload-pack", "git-receive-pack")
 # The pkt-line that ends the last round of a git fetch.
 _DONE = b"0009done\n"
@@ -95,9 +100,11 @@ def parse_wire_request(
     except (UnicodeDecodeError, ValueError):
         return None
     if b"cmd" in args:
-        command = args[b"cmd"][0].decode("ascii", "replace")
+        command = args[b"cmd"][0]
+        if command not in wireprotov1server.commands:
+            return None  # hgweb's web pages are not served
         push = command in _HG_WRITES
-        transfer = push or command == "getbundle"
+        transfer = push or command in _HG_PULLS
         return WireRequest(text, "hg", push, transfer, "/")
     if text.endswith("/info/refs") and method in (b"GET", b"HEAD"):
         service = args.get(b"service", [b""])[0].decode("ascii", "replace")
