@@ -315,7 +315,8 @@ async def test_a_user_with_gists_is_not_deleted(server, engine):
     ],
 )
 @pytest_twisted.ensureDeferred
-async def test_configured_urls(tmp_path, options, url):
+async def test_configured_urls(settings, tmp_path, options, url):
+    # ``settings`` gives a server database an empty schema first.
     server = await start_server(make_settings(tmp_path, **options))
     try:
         gist = await make_gist(server)

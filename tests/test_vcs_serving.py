@@ -319,7 +319,8 @@ def journal_actions(engine: sa.Engine) -> list[tuple[str, str, str]]:
 
 
 @pytest_twisted.ensureDeferred
-async def test_push_too_large(tmp_path, kind):
+async def test_push_too_large(settings, tmp_path, kind):
+    # ``settings`` gives a server database an empty schema first.
     server = await start_server(make_settings(tmp_path, max_push_size="1000"))
     try:
         await make_repo(server, "r", kind)
