@@ -311,13 +311,14 @@ class VcsFront:
         length = request.content.seek(0, os.SEEK_END)
         request.content.seek(0)
         app = _with_environ(app, wire.path_info, length)
-        if wire.transfer and (wire.push or _completes_a_pull(wire, request)):
-            app = self._then(app, wire, record, caller, client_ip)
+        if wire.transfer:
+            app = self._then(app, request, wire, record, caller, client_ip)
         return WSGIResource(self._reactor, self._pool, app)
 
     def _then(
         self,
         app: WsgiApp,
+        request: IRequest,
         wire: WireRequest,
         record: RepoRecord,
         caller: Caller,
@@ -365,8 +366,11 @@ class VcsFront:
                 bookkeeping()
                 yield from held
             else:
+                # Read here, on a serving thread: the body may be gzipped.
+                completes = _completes_a_pull(wire, request)
                 yield from app(environ, start_response)
-                bookkeeping()
+                if completes:
+                    bookkeeping()
 
         return after
 
