@@ -64,6 +64,10 @@ class RepoGroups:
         os.rename(source, target)
         return True
 
+    def _forget_open(self, names: list[str]) -> None:
+        for name in names:
+            self._repositories.forget_open(name)
+
     def _archive(self, group: RepoGroupRecord) -> Path | None:
         source = self._path(group.group_name)
         if not source.is_dir():
@@ -133,8 +137,8 @@ class RepoGroups:
                     await pool.run(self._move, new_name, group.group_name)
                 raise
         # Repositories kept open under their old paths are stale now.
-        for old, _ in renamed.repositories:
-            await pool.run(self._repositories.forget_open, old)
+        if renamed.repositories:
+            await pool.run(self._forget_open, [old for old, _ in renamed.repositories])
         return renamed.group
 
     async def delete(self, group: RepoGroupRecord) -> None:
